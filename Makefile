@@ -1,0 +1,43 @@
+# The two commands a new user needs: `make demo` (the main job) and `make test` (the whole suite).
+# Both create .venv from the lock file on first use; nothing else needs installing by hand.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.8
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: install demo test lint bench airflow stack-down clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements/dev.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements/dev.txt
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $@
+
+demo: install
+	$(BIN)/python -m pipeline.demo
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: install
+	$(BIN)/python -m bench
+
+airflow: install
+	$(BIN)/python -m pipeline.airflow_local
+
+stack-down: install
+	$(BIN)/adtech stack down
+
+clean: stack-down
+	rm -rf $(VENV) .stack target logs

@@ -1,0 +1,1 @@
+"""Orchestration: the ordered steps of a day (load -> dbt build -> export -> publish) and the CLI."""

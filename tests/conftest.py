@@ -1,0 +1,92 @@
+"""Shared fixtures: one real PostgreSQL and one real S3 endpoint (moto server) for the whole run,
+started by the project's own stack code; a fresh database and a fresh bucket per test that asks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import botocore.config
+import psycopg2
+import pytest
+
+from devstack import stack as devstack
+
+OUTSIDE_SETTINGS = ("DATABASE_URL", "ADTECH_API_DATABASE_URL", "AWS_ENDPOINT_URL_S3",
+                    "ADTECH_S3_BUCKET", "ADTECH_S3_PREFIX")
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[devstack.Stack]:
+    """The local stack, in a private folder, with its settings exported to os.environ."""
+    # mkdtemp is 0700; the PostgreSQL service user must be able to traverse it.
+    root = Path(tempfile.mkdtemp(prefix="adtech-test-stack-"))
+    root.chmod(0o755)
+    saved = {k: os.environ.pop(k) for k in OUTSIDE_SETTINGS if k in os.environ}
+    st = devstack.up(root)
+    os.environ.update(st.env)
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    yield st
+    devstack.down(root)
+    shutil.rmtree(root, ignore_errors=True)
+    for k in st.env:
+        os.environ.pop(k, None)
+    os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def admin_url(stack: devstack.Stack) -> str:
+    """Superuser URL of the stack's default database."""
+    return stack.env["DATABASE_URL"]
+
+
+def _with_database(url: str, database: str) -> str:
+    return url.rsplit("/", 1)[0] + "/" + database
+
+
+@pytest.fixture
+def fresh_db(admin_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A new, empty database for this test; DATABASE_URL points at it while the test runs."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    conn = psycopg2.connect(admin_url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'create database "{name}"')
+    url = _with_database(admin_url, name)
+    monkeypatch.setenv("DATABASE_URL", url)
+    yield url
+    with conn.cursor() as cur:
+        cur.execute(f'drop database if exists "{name}" with (force)')
+    conn.close()
+
+
+@pytest.fixture(scope="session")
+def s3(stack: devstack.Stack):
+    """A boto3 S3 client on the stack's endpoint."""
+    return boto3.client(
+        "s3",
+        endpoint_url=stack.env["AWS_ENDPOINT_URL_S3"],
+        config=botocore.config.Config(s3={"addressing_style": "path"}),
+    )
+
+
+@pytest.fixture
+def bucket(s3, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A new, empty bucket for this test; ADTECH_S3_BUCKET names it while the test runs."""
+    name = f"t-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    monkeypatch.setenv("ADTECH_S3_BUCKET", name)
+    return name
+
+
+@pytest.fixture(scope="session")
+def course_dir() -> Path:
+    """The course's own input files (read-only), from ../shared beside the repository."""
+    path = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "course-2024"
+    assert path.is_dir(), f"course data not found at {path}"
+    return path

@@ -1,15 +1,46 @@
-"""The `adtech` console script: one entry point, each command delegating to its stage's package."""
+"""The `adtech` console script: one entry point, each command delegating to its stage's package.
+
+Commands import their stage lazily so that `adtech --help` stays instant.
+"""
 
 from __future__ import annotations
 
-import typer
+import datetime as dt
+from typing import Annotated
 
+import typer
+from rich.console import Console
+
+from api.cli import serve
 from devstack.cli import generate, import_course, stack_app
 from loaders.cli import load
 
+console = Console(stderr=True)
 app = typer.Typer(help="adtech-recs: nightly ad recommendations and their API.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(stack_app, name="stack")
 app.command("generate")(generate)
 app.command("import-course")(import_course)
 app.command("load")(load)
+app.command("serve")(serve)
+
+
+@app.command("run")
+def run(
+    date: Annotated[dt.datetime, typer.Option("--date", formats=["%Y-%m-%d"],
+                                              help="Log day D to process.")],
+) -> None:
+    """Run the DAG's steps for D in order, without a scheduler: load, dbt, export, publish."""
+    from pipeline.steps import run_day
+
+    day = date.date()
+    try:
+        with console.status(f"{day}: starting") as status:
+            result = run_day(day, on_step=lambda name: status.update(f"{day}: {name}"))
+    except Exception as exc:  # every failure is reported in one line, never a traceback
+        console.print(f"[red]{day}: failed[/]: {type(exc).__name__}: {exc}")
+        console.print("The day was not published; the API keeps serving the previous day.")
+        raise typer.Exit(1) from None
+    for name, seconds in result.steps:
+        console.print(f"  {name:<26} {seconds:7.2f} s")
+    console.print(f"[green]{day}: published[/] (run {result.run_id})")

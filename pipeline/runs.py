@@ -1,0 +1,73 @@
+"""Run bookkeeping (`ops.pipeline_runs`) and publication (`ops.published_days`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import psycopg2
+
+from pipeline.settings import get_settings
+
+
+class NothingToPublishError(RuntimeError):
+    """The day built, but produced no recommendations: publishing it would blank the API."""
+
+
+def _execute(query: str, params: tuple) -> list[tuple]:
+    conn = psycopg2.connect(get_settings().database_url)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(query, params)
+            return cur.fetchall() if cur.description else []
+    finally:
+        conn.close()
+
+
+def start_run(run_id: str, day: dt.date) -> None:
+    _execute(
+        """
+        insert into ops.pipeline_runs (run_id, date, status) values (%s, %s, 'running')
+        on conflict (run_id) do update
+            set status = 'running', started_at = now(), finished_at = null, error = null
+        """,
+        (run_id, day),
+    )
+
+
+def record_step(run_id: str, step: str, seconds: float, detail: dict | None = None) -> None:
+    entry = {"step": step, "seconds": round(seconds, 3), **(detail or {})}
+    _execute(
+        "update ops.pipeline_runs set steps = steps || %s::jsonb where run_id = %s",
+        (json.dumps([entry]), run_id),
+    )
+
+
+def finish_run(run_id: str, status: str, error: str | None = None) -> None:
+    _execute(
+        "update ops.pipeline_runs set status = %s, finished_at = now(), error = %s"
+        " where run_id = %s",
+        (status, error, run_id),
+    )
+
+
+def publish(day: dt.date, run_id: str) -> int:
+    """Make `day` visible to the API. Called only after every dbt test of the day passed."""
+    rows = _execute(
+        """
+        with recs as (select count(*) as n from marts.recommendations where date = %(day)s),
+        published as (
+            insert into ops.published_days (date, run_id, published_at)
+            select %(day)s, %(run_id)s, now() from recs where n > 0
+            on conflict (date) do update
+                set run_id = excluded.run_id, published_at = excluded.published_at
+            returning 1
+        )
+        select (select n from recs), (select count(*) from published)
+        """,
+        {"day": day, "run_id": run_id},
+    )
+    recommendations, published = rows[0]
+    if not published:
+        raise NothingToPublishError(f"{day}: marts.recommendations has no rows; not published")
+    return recommendations

@@ -124,7 +124,7 @@ with DAG(
     loads = [load.override(task_id=f"load_{source}")(source=source) for source in steps.SOURCES]
     profile = ProfileConfig(
         profile_name=DBT_PROJECT["profile"],
-        target_name=os.environ.get("DBT_TARGET", "dev"),
+        target_name=os.environ.get("DBT_TARGET", "default"),
         profiles_yml_filepath=REPO_ROOT / "profiles.yml",
     )
     groups = {

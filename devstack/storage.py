@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import shutil
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
@@ -23,8 +24,9 @@ class Location(Protocol):
     def describe(self, key: str = "") -> str: ...
     def writer(self, key: str) -> AbstractContextManager[BinaryIO]: ...
     def remove(self, key: str) -> None: ...
-    def keys(self) -> list[str]: ...
+    def list_keys(self) -> list[str]: ...
     def reader(self, key: str) -> AbstractContextManager[BinaryIO]: ...
+    def put_file(self, path: Path, key: str) -> None: ...
 
 
 class LocalFolder:
@@ -52,7 +54,7 @@ class LocalFolder:
     def remove(self, key: str) -> None:
         (self.root / key).unlink(missing_ok=True)
 
-    def keys(self) -> list[str]:
+    def list_keys(self) -> list[str]:
         return sorted(p.relative_to(self.root).as_posix() for p in self.root.rglob("*")
                       if p.is_file())
 
@@ -60,6 +62,12 @@ class LocalFolder:
     def reader(self, key: str) -> Iterator[BinaryIO]:
         with open(self.root / key, "rb") as f:
             yield f
+
+    def put_file(self, path: Path, key: str) -> None:
+        """Move a finished local file into place (a rename when on the same file system)."""
+        target = self.root / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(path, target)
 
 
 def s3_client():
@@ -90,7 +98,7 @@ class S3Prefix:
     def remove(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self.prefix + key)
 
-    def keys(self) -> list[str]:
+    def list_keys(self) -> list[str]:
         pages = self.client.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix=self.prefix)
         return sorted(obj["Key"][len(self.prefix):] for page in pages
@@ -104,7 +112,7 @@ class S3Prefix:
         finally:
             body.close()
 
-    def upload_file(self, path: Path, key: str) -> None:
+    def put_file(self, path: Path, key: str) -> None:
         """A finished local file, with boto3's managed (multipart, threaded) transfer."""
         self.client.upload_file(str(path), self.bucket, self.prefix + key)
 

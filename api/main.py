@@ -1,0 +1,56 @@
+"""The FastAPI application, built once: `uvicorn api.main:app`.
+
+The lifespan reads the settings, opens the service (pool, cache, published dates), polls
+`ops.published_days` in the background, and closes the pool on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from prometheus_fastapi_instrumentator import Instrumentator
+
+from api.core.config import Settings
+from api.errors import install_error_handlers
+from api.openapi import install_live_examples
+from api.routes import api_router
+from api.service import Service
+
+DESCRIPTION = """Recommendations of the nightly pipeline (TopCTR and TopProduct per advertiser),
+served from memory. Only published dates are served; the default is the latest published date."""
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    service = Service(app.state.settings or Settings())
+    app.state.service = service
+    await service.refresh_publications()  # a database that is down now only delays readiness
+    watcher = asyncio.create_task(service.watch_publications())
+    try:
+        yield
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+        service.close()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """`settings=None` reads them from the environment when the app starts, not at import."""
+    app = FastAPI(title="adtech-recs API", version="1.0.0", description=DESCRIPTION,
+                  lifespan=lifespan, redirect_slashes=False)
+    app.state.settings = settings
+    app.include_router(api_router)
+    install_error_handlers(app)
+    instrumentator = Instrumentator(excluded_handlers=["/metrics", "/metrics/"])
+    instrumentator.instrument(app)
+    for path in ("/metrics", "/metrics/"):
+        instrumentator.expose(app, endpoint=path, include_in_schema=False)
+    install_live_examples(app)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,9 @@
+"""One router per resource, gathered into `api_router`."""
+
+from fastapi import APIRouter
+
+from api.routes import health, history, recommendations, stats
+
+api_router = APIRouter()
+for _module in (recommendations, history, stats, health):
+    api_router.include_router(_module.router)

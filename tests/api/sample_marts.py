@@ -1,0 +1,168 @@
+"""Published marts for the API's tests and benchmark, written straight into PostgreSQL.
+
+This stands in for the real pipeline (load -> dbt -> publish) until `pipeline.steps.run_day`
+and the dbt marts exist: it creates the four marts tables as docs/ARCHITECTURE.md describes them,
+fills `marts.recommendations` with lists ranked by the DESIGN.md rules, derives the three summary
+marts from it in SQL, and publishes the day in `ops.published_days`. The only caller is the
+`fill_published_marts` fixture function in conftest.py (and bench/api_bench.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import random
+import string
+from dataclasses import dataclass
+
+import psycopg2
+
+TOP_N = 20
+
+MARTS_DDL = """
+create table if not exists marts.recommendations (
+    date date not null, advertiser_id text not null,
+    model text not null check (model in ('top_ctr', 'top_product')),
+    rank int not null, product_id text not null, score double precision not null,
+    views bigint, impressions bigint, clicks bigint,
+    primary key (date, advertiser_id, model, rank));
+create table if not exists marts.model_coverage (
+    date date not null, model text not null, active_advertisers bigint not null,
+    advertisers_with_recommendations bigint not null, coverage numeric not null,
+    avg_list_length numeric not null, primary key (date, model));
+create table if not exists marts.model_agreement (
+    date date not null, advertiser_id text not null, top_ctr_count bigint not null,
+    top_product_count bigint not null, overlap bigint not null, jaccard numeric,
+    primary key (date, advertiser_id));
+create table if not exists marts.recommendation_changes (
+    date date not null, advertiser_id text not null, model text not null, previous_date date,
+    kept bigint not null, added bigint not null, removed bigint not null,
+    jaccard_with_previous numeric, primary key (date, advertiser_id, model));
+"""
+
+# Summary marts of day %(day)s, derived from marts.recommendations and the active list.
+COVERAGE_SQL = """
+insert into marts.model_coverage
+select %(day)s, m.model, count(*), count(r.advertiser_id),
+       count(r.advertiser_id)::numeric / count(*), coalesce(avg(r.n), 0)
+from active a cross join (values ('top_ctr'), ('top_product')) m(model)
+left join (select advertiser_id, model, count(*) n from marts.recommendations
+           where date = %(day)s group by 1, 2) r
+       on r.advertiser_id = a.advertiser_id and r.model = m.model
+group by m.model
+"""
+AGREEMENT_SQL = """
+insert into marts.model_agreement
+with lists as (select advertiser_id, model, product_id from marts.recommendations
+               where date = %(day)s),
+counts as (
+    select a.advertiser_id,
+           (select count(*) from lists l
+            where l.advertiser_id = a.advertiser_id and l.model = 'top_ctr') as c,
+           (select count(*) from lists l
+            where l.advertiser_id = a.advertiser_id and l.model = 'top_product') as p,
+           (select count(*) from lists x join lists y using (advertiser_id, product_id)
+            where x.advertiser_id = a.advertiser_id and x.model = 'top_ctr'
+              and y.model = 'top_product') as o
+    from active a)
+select %(day)s, advertiser_id, c, p, o, o::numeric / nullif(c + p - o, 0) from counts
+"""
+CHANGES_SQL = """
+insert into marts.recommendation_changes
+with prev as (select max(date) as d from ops.published_days where date < %(day)s),
+cur as (select advertiser_id, model, product_id from marts.recommendations
+        where date = %(day)s),
+old as (select r.advertiser_id, r.model, r.product_id from marts.recommendations r, prev
+        where r.date = prev.d and r.advertiser_id in (select advertiser_id from active)),
+pairs as (
+    select coalesce(c.advertiser_id, o.advertiser_id) as advertiser_id,
+           coalesce(c.model, o.model) as model, c.product_id as now, o.product_id as before
+    from cur c full join old o using (advertiser_id, model, product_id))
+select %(day)s, advertiser_id, model, (select d from prev),
+       count(*) filter (where now is not null and before is not null),
+       count(*) filter (where before is null), count(*) filter (where now is null),
+       (count(*) filter (where now is not null and before is not null))::numeric / count(*)
+from pairs group by advertiser_id, model
+"""
+
+
+@dataclass(frozen=True)
+class SampleDay:
+    day: dt.date
+    active: tuple[str, ...]  # every active advertiser, including the ones without lists
+
+
+def advertiser_ids(count: int, seed: int = 7) -> list[str]:
+    """Ids shaped like the course's (20 upper-case letters and digits)."""
+    rng = random.Random(seed)
+    alphabet = string.ascii_uppercase + string.digits
+    return sorted("".join(rng.choices(alphabet, k=20)) for _ in range(count))
+
+
+def _products(rng: random.Random, count: int) -> list[str]:
+    alphabet = string.ascii_lowercase + string.digits
+    return sorted({"".join(rng.choices(alphabet, k=6)) for _ in range(count)})
+
+
+def _rows(day: dt.date, advertiser: str, rng: random.Random, *, ads: bool) -> list[tuple]:
+    """One advertiser's two lists, ranked as DESIGN.md says."""
+    products = _products(rng, rng.choice([8, 40, 60]))
+    viewed = sorted(((rng.randint(1, 500), p) for p in products), key=lambda t: (-t[0], t[1]))
+    rows = [(day, advertiser, "top_product", rank, p, float(v), v, None, None)
+            for rank, (v, p) in enumerate(viewed[:TOP_N], 1)]
+    if ads:
+        shown = []
+        for p in products:
+            impressions = rng.randint(1, 300)
+            shown.append((rng.randint(0, impressions // 3), impressions, p))
+        shown.sort(key=lambda t: (-t[0] / t[1], -t[0], -t[1], t[2]))
+        rows += [(day, advertiser, "top_ctr", rank, p, c / i, None, i, c)
+                 for rank, (c, i, p) in enumerate(shown[:TOP_N], 1)]
+    return rows
+
+
+def publish_day(url: str, day: dt.date, active: list[str], seed: int = 7) -> SampleDay:
+    """Write and publish one day. The first active advertiser has no ad events (no TopCTR list);
+    the last has no events at all (active, but no list in either model)."""
+    rng = random.Random(f"{seed}-{day.isoformat()}")
+    rows: list[tuple] = []
+    for i, advertiser in enumerate(active[:-1]):
+        rows += _rows(day, advertiser, rng, ads=i != 0)
+    conn = psycopg2.connect(url)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(MARTS_DDL)
+            cur.execute("create temp table active (advertiser_id text primary key)")
+            cur.execute("insert into active select unnest(%s::text[])", (list(active),))
+            cur.copy_expert("copy marts.recommendations from stdin", io.StringIO(_tsv(rows)))
+            for sql in (COVERAGE_SQL, AGREEMENT_SQL, CHANGES_SQL):
+                cur.execute(sql, {"day": day})
+            cur.execute("insert into ops.published_days (date, run_id) values (%s, %s)",
+                        (day, f"sample-{day.isoformat()}"))
+    finally:
+        conn.close()
+    return SampleDay(day, tuple(active))
+
+
+def _tsv(rows: list[tuple]) -> str:
+    return "".join("\t".join(r"\N" if v is None else str(v) for v in row) + "\n" for row in rows)
+
+
+@dataclass(frozen=True)
+class Published:
+    url: str  # owner's URL of the database
+    days: tuple[SampleDay, ...]
+
+    @property
+    def latest(self) -> SampleDay:
+        return self.days[-1]
+
+
+def fill_published_marts(url: str, days: list[dt.date], advertisers: int,
+                         seed: int = 7) -> Published:
+    """Bootstrap the database (ops, marts, the adtech_api role) and publish `days` in order."""
+    from pipeline.bootstrap import bootstrap
+
+    bootstrap(url)
+    active = advertiser_ids(advertisers, seed)
+    return Published(url, tuple(publish_day(url, d, active, seed) for d in days))

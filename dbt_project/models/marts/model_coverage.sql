@@ -1,0 +1,73 @@
+{{ config(unique_key=['date', 'model']) }}
+
+-- Per run date and model: how many active advertisers got a list, and how long the lists are.
+with
+
+active_advertisers as (
+
+    select * from {{ ref('int_active_advertisers') }}
+
+),
+
+recommendations as (
+
+    select * from {{ ref('recommendations') }}
+    where date = {{ run_date() }}
+
+),
+
+models as (
+
+    select model from {{ recommendation_models() }}
+
+),
+
+active_count as (
+
+    select count(*) as active_advertisers from active_advertisers
+
+),
+
+list_lengths as (
+
+    select
+        model,
+        advertiser_id,
+        count(*) as list_length
+    from recommendations
+    group by model, advertiser_id
+
+),
+
+per_model as (
+
+    select
+        models.model,
+        count(list_lengths.advertiser_id) as advertisers_with_recommendations,
+        avg(list_lengths.list_length) as avg_list_length
+    from models
+    left join list_lengths
+        on models.model = list_lengths.model
+    group by models.model
+
+),
+
+final as (
+
+    select
+        {{ run_date() }} as date,
+        per_model.model,
+        active_count.active_advertisers,
+        per_model.advertisers_with_recommendations,
+        cast(
+            per_model.advertisers_with_recommendations
+            / nullif(active_count.active_advertisers, 0)::numeric
+            as double precision
+        ) as coverage,
+        cast(per_model.avg_list_length as double precision) as avg_list_length
+    from per_model
+    cross join active_count
+
+)
+
+select * from final

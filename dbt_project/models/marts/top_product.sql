@@ -1,0 +1,44 @@
+{{ config(
+    unique_key=['date', 'advertiser_id', 'rank'],
+    indexes=[{'columns': ['date']}],
+) }}
+
+-- TopProduct: each active advertiser's most viewed products on the run date.
+with
+
+view_counts as (
+
+    select * from {{ ref('int_product_view_counts') }}
+    where run_date = {{ run_date() }}
+
+),
+
+ranked as (
+
+    select
+        run_date as date,
+        advertiser_id,
+        product_id,
+        views,
+        row_number() over (
+            partition by advertiser_id
+            order by views desc, product_id asc
+        ) as rank
+    from view_counts
+
+),
+
+top_n as (
+
+    select
+        date,
+        advertiser_id,
+        cast(rank as integer) as rank,
+        product_id,
+        views
+    from ranked
+    where rank <= {{ int_var('top_n', 1) }}
+
+)
+
+select * from top_n

@@ -212,4 +212,4 @@ def open_maybe_gzip(raw: BinaryIO) -> BinaryIO:
 
 def gzip_writer(raw: BinaryIO) -> gzip.GzipFile:
     """Deterministic gzip (no file name, mtime 0): same input, same bytes."""
-    return gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6)
+    return gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=1)

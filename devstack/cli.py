@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +17,11 @@ from rich.console import Console
 from rich.table import Table
 
 console = Console(stderr=True)
+
+
+class Skew(StrEnum):
+    uniform = "uniform"
+    zipf = "zipf"
 stack_app = typer.Typer(help="Local PostgreSQL + S3 endpoint for demos and tests (no Docker).",
                         no_args_is_help=True)
 
@@ -63,16 +69,17 @@ def generate(
         help="ads_views lines (impressions + clicks) per day.")] = 20_000,
     click_rate: Annotated[float, typer.Option(help="Fraction of ad events that are clicks.")]
         = 0.01,
-    skew: Annotated[str, typer.Option(
-        help="Popularity: 'uniform' (like the course) or 'zipf' (1/rank traffic and varied "
-             "click-through, like real traffic).")] = "uniform",
+    skew: Annotated[Skew, typer.Option(
+        help="Popularity: uniform (like the course) or zipf (1/rank traffic and varied "
+             "click-through, like real traffic).")] = Skew.uniform,
     churn: Annotated[float, typer.Option(
         help="Fraction of the active list replaced by inactive advertisers each day.")] = 0.05,
     gzip: Annotated[bool, typer.Option("--gzip/--no-gzip", help="Write .csv.gz files.")] = False,
     crlf: Annotated[bool, typer.Option("--crlf/--lf", help="Line endings.")] = False,
     malformed: Annotated[float, typer.Option(
-        help="Fraction of event lines made deliberately malformed (wrong field count, bad date, "
-             "bad type, empty id, date of another day), for testing the loaders.")] = 0.0,
+        help="Fraction of event lines made deliberately malformed, cycling through: wrong field "
+             "count, bad date, bad type, empty id, date of another day (for testing the "
+             "loaders; the active lists stay clean).")] = 0.0,
     seed: Annotated[int, typer.Option(help="Same seed and options, same bytes.")] = 0,
     out: Annotated[Path | None, typer.Option(
         help="Write to this folder (laid out like the bucket prefix) instead of S3.")] = None,
@@ -90,7 +97,7 @@ def generate(
     try:
         opts = Options(start=start.date(), days=days, advertisers=advertisers, active=active,
                        products=products, views_per_day=views_per_day,
-                       ad_events_per_day=ad_events_per_day, click_rate=click_rate, skew=skew,
+                       ad_events_per_day=ad_events_per_day, click_rate=click_rate, skew=skew.value,
                        churn=churn, gzip=gzip, crlf=crlf, malformed=malformed, seed=seed)
         location = storage.LocalFolder(out) if out else storage.from_env()
     except ValueError as exc:
@@ -111,6 +118,7 @@ def import_course(
     out: Annotated[Path | None, typer.Option(
         help="Write to this folder (laid out like the bucket prefix) instead of S3.")] = None,
     allow_bad: Annotated[bool, typer.Option(
+        "--allow-bad",
         help="Import even if some lines have no readable date: leave them out (reported).")]
         = False,
 ) -> None:

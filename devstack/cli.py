@@ -90,6 +90,8 @@ def generate(
     Without --out, writes to s3://$ADTECH_S3_BUCKET/$ADTECH_S3_PREFIX (default raw/) on
     $AWS_ENDPOINT_URL_S3. Events of inactive advertisers are included (the pipeline filters them).
     Files are named generated.csv[.gz], so a rerun replaces them."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     from devstack import storage
     from devstack.generate import Options
     from devstack.generate import generate as run
@@ -102,8 +104,13 @@ def generate(
         location = storage.LocalFolder(out) if out else storage.from_env()
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    with _progress(opts.total_events, f"generating into {location.describe()}") as advance:
-        written = run(opts, location, advance)
+    try:
+        with _progress(opts.total_events, f"generating into {location.describe()}") as advance:
+            written = run(opts, location, advance)
+    except (BotoCoreError, ClientError, OSError) as exc:
+        # Days already written stay; the file being written is aborted, never left half-done.
+        console.print(f"[red]generate failed[/] writing to {location.describe()}: {exc}")
+        raise typer.Exit(1) from None
     table = Table("date", "active", "product_views", "ads_views", "clicks", "malformed",
                   title=f"written to {location.describe()}")
     for day in written:
@@ -137,6 +144,8 @@ def import_course(
       count and examples, and writes nothing, unless --allow-bad is given.
     - Nothing is published until the whole input has been read; a rerun replaces course.csv.
     """
+    from botocore.exceptions import BotoCoreError, ClientError
+
     from devstack import storage
     from devstack.course_import import CourseImportError
     from devstack.course_import import import_course as run
@@ -145,7 +154,7 @@ def import_course(
         source = storage.parse(src)
         dest = storage.LocalFolder(out) if out else storage.from_env()
         report = run(source, dest, allow_bad=allow_bad)
-    except (ValueError, CourseImportError) as exc:
+    except (ValueError, CourseImportError, BotoCoreError, ClientError, OSError) as exc:
         console.print(f"[red]import-course failed[/]: {exc}")
         raise typer.Exit(1) from None
     _print_import_report(report, dest.describe())

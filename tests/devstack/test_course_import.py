@@ -164,3 +164,10 @@ def test_unusable_sources_are_clear_errors(tmp_path: Path, files: dict[str, str]
         (src / name).write_text(text)
     code, output = invoke(str(src), "--out", str(tmp_path / "out"))
     assert code == 1 and message in " ".join(output.split()), output
+
+
+def test_missing_s3_source_is_a_clear_error(s3, bucket: str) -> None:
+    code, output = invoke(f"s3://{bucket}/nothing-here")
+    assert code == 1 and "advertiser_ids: not found" in " ".join(output.split())
+    code, output = invoke("s3://no-such-bucket-here/course")
+    assert code == 1 and "NoSuchBucket" in output

@@ -229,3 +229,12 @@ def test_bad_options_and_missing_bucket_are_clear_errors(monkeypatch: pytest.Mon
     result = CliRunner().invoke(app, ["--start", "2024-11-20"])
     assert result.exit_code == 2 and "ADTECH_S3_BUCKET is not set" in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_bucket_is_a_clear_error(s3, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ADTECH_S3_BUCKET", "no-such-bucket-here")
+    app = typer.Typer()
+    app.command()(generate)
+    result = CliRunner().invoke(app, ["--start", "2024-11-20", "--days", "1"])
+    assert result.exit_code == 1
+    assert "generate failed" in result.output and "NoSuchBucket" in result.output

@@ -14,7 +14,7 @@
                 "var 'run_date' must be an ISO date YYYY-MM-DD, got '" ~ value ~ "'") }}
         {%- endif -%}
     {%- endif -%}
-    '{{ value | string | trim }}'::date
+    cast('{{ value | string | trim }}' as date)
 {%- endmacro %}
 
 {#- A whole-number var no smaller than `minimum` (top_n, ctr_* settings). -#}

@@ -32,9 +32,9 @@ top_product as (
 both_lists as (
 
     select
-        coalesce(top_ctr.advertiser_id, top_product.advertiser_id) as advertiser_id,
         top_ctr.product_id as top_ctr_product_id,
-        top_product.product_id as top_product_product_id
+        top_product.product_id as top_product_product_id,
+        coalesce(top_ctr.advertiser_id, top_product.advertiser_id) as advertiser_id
     from top_ctr
     full outer join top_product
         on
@@ -66,11 +66,9 @@ final as (
         coalesce(counted.top_product_count, 0) as top_product_count,
         coalesce(counted.overlap, 0) as overlap,
         -- |A and B| / |A or B|; null when both lists are empty.
-        cast(
-            counted.overlap
-            / nullif(counted.top_ctr_count + counted.top_product_count - counted.overlap, 0)::numeric
-            as double precision
-        ) as jaccard
+        cast(counted.overlap as double precision)
+        / nullif(counted.top_ctr_count + counted.top_product_count - counted.overlap, 0)
+            as jaccard
     from active_advertisers
     left join counted
         on active_advertisers.advertiser_id = counted.advertiser_id

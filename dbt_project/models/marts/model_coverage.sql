@@ -59,11 +59,8 @@ final as (
         per_model.model,
         active_count.active_advertisers,
         per_model.advertisers_with_recommendations,
-        cast(
-            per_model.advertisers_with_recommendations
-            / nullif(active_count.active_advertisers, 0)::numeric
-            as double precision
-        ) as coverage,
+        cast(per_model.advertisers_with_recommendations as double precision)
+        / nullif(active_count.active_advertisers, 0) as coverage,
         cast(per_model.avg_list_length as double precision) as avg_list_length
     from per_model
     cross join active_count

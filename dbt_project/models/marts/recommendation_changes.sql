@@ -62,23 +62,34 @@ previous_lists as (
 
 ),
 
-compared as (
+both_lists as (
 
     select
+        current_lists.product_id as current_product_id,
+        previous_lists.product_id as previous_product_id,
         coalesce(current_lists.advertiser_id, previous_lists.advertiser_id) as advertiser_id,
-        coalesce(current_lists.model, previous_lists.model) as model,
-        count(*) filter (
-            where current_lists.product_id is not null and previous_lists.product_id is not null
-        ) as kept,
-        count(*) filter (where previous_lists.product_id is null) as added,
-        count(*) filter (where current_lists.product_id is null) as removed
+        coalesce(current_lists.model, previous_lists.model) as model
     from current_lists
     full outer join previous_lists
         on
             current_lists.advertiser_id = previous_lists.advertiser_id
             and current_lists.model = previous_lists.model
             and current_lists.product_id = previous_lists.product_id
-    group by 1, 2
+
+),
+
+compared as (
+
+    select
+        advertiser_id,
+        model,
+        count(*) filter (
+            where current_product_id is not null and previous_product_id is not null
+        ) as kept,
+        count(*) filter (where previous_product_id is null) as added,
+        count(*) filter (where current_product_id is null) as removed
+    from both_lists
+    group by advertiser_id, model
 
 ),
 
@@ -94,11 +105,9 @@ final as (
         coalesce(compared.removed, 0) as removed,
         case
             when previous_dates.previous_date is not null
-                then cast(
-                    compared.kept
-                    / nullif(compared.kept + compared.added + compared.removed, 0)::numeric
-                    as double precision
-                )
+                then
+                    cast(compared.kept as double precision)
+                    / nullif(compared.kept + compared.added + compared.removed, 0)
         end as jaccard_with_previous
     from active_advertisers
     cross join models

@@ -19,7 +19,7 @@ advertiser_rates as (
 
     select
         advertiser_id,
-        sum(clicks)::numeric / nullif(sum(impressions), 0) as advertiser_ctr
+        cast(sum(clicks) as numeric) / nullif(sum(impressions), 0) as advertiser_ctr
     from event_counts
     group by advertiser_id
 
@@ -40,7 +40,7 @@ scored as (
         eligible.product_id,
         eligible.impressions,
         eligible.clicks,
-        eligible.clicks::numeric / eligible.impressions as ctr,
+        cast(eligible.clicks as numeric) / eligible.impressions as ctr,
         (
             eligible.clicks
             + {{ int_var('ctr_prior_impressions', 0) }}

@@ -12,7 +12,7 @@ chunk is one `suffix.join(items)`: no per-line formatting at all.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -125,28 +125,27 @@ def generate(opts: Options, location: Location,
 
 def _write_day(opts: Options, location: Location, tables: Tables, day: date, active: list[str],
                progress: Callable[[int], None]) -> DayWritten:
-    written = DayWritten(day, len(active), opts.views_per_day, opts.ad_events_per_day)
     eol = opts.eol
     _write(opts, location, day, "advertiser_ids", [eol.join(active) + eol] if active else [])
-
-    def rng(source: str) -> random.Random:
-        return random.Random(f"{opts.seed}:{source}:{day.isoformat()}")
-
     views = Injector(opts.malformed, VIEW_KINDS, day, eol)
-    _write(opts, location, day, "product_views", _chunks(
-        rng("product_views"), opts.views_per_day, tables.views, [], 0.0, day, eol, views,
-        written, progress))
+    _write(opts, location, day, "product_views", _event_chunks(
+        _rng(opts, "product_views", day), opts.views_per_day, ViewDraw(tables), views, progress))
     ads = Injector(opts.malformed, AD_KINDS, day, eol)
-    _write(opts, location, day, "ads_views", _chunks(
-        rng("ads_views"), opts.ad_events_per_day, tables.impressions, tables.clicks,
-        opts.click_rate, day, eol, ads, written, progress))
-    written.malformed = views.injected + ads.injected
-    written.keys = [day_key(s, day, opts.file_name) for s in HEADERS]
-    return written
+    ad_draw = AdDraw(tables, opts.click_rate)
+    _write(opts, location, day, "ads_views", _event_chunks(
+        _rng(opts, "ads_views", day), opts.ad_events_per_day, ad_draw, ads, progress))
+    return DayWritten(day, len(active), opts.views_per_day, opts.ad_events_per_day,
+                      clicks=ad_draw.clicks, malformed=views.injected + ads.injected,
+                      keys=[day_key(s, day, opts.file_name) for s in HEADERS])
+
+
+def _rng(opts: Options, source: str, day: date) -> random.Random:
+    """One generator per file: a file's bytes depend only on the seed, the options and itself."""
+    return random.Random(f"{opts.seed}:{source}:{day.isoformat()}")
 
 
 def _write(opts: Options, location: Location, day: date, source: str,
-           chunks: Iterator[str] | list[str]) -> None:
+           chunks: Iterable[str]) -> None:
     key = day_key(source, day, opts.file_name)
     # A rerun with the other --gzip setting must not leave a second copy of the day behind.
     other = day_key(source, day, "generated.csv" if opts.gzip else "generated.csv.gz")
@@ -160,24 +159,44 @@ def _write(opts: Options, location: Location, day: date, source: str,
             out.close()  # writes the gzip trailer; `raw` stays open for its owner
 
 
-def _chunks(rng: random.Random, lines: int, items_table: list[str], clicks_table: list[str],
-            click_rate: float, day: date, eol: str, injector: Injector, written: DayWritten,
-            progress: Callable[[int], None]) -> Iterator[str]:
-    """The day's event lines, CHUNK_LINES at a time. Clicks are drawn independently of
-    impressions, so (as in the course data) a product can get a click without an impression."""
-    suffix = f",{day.isoformat()}{eol}"
-    remaining = lines
-    while remaining:
-        n = min(CHUNK_LINES, remaining)
-        items = rng.choices(items_table, k=n)
-        if clicks_table:
-            clicks = binomial(rng, n, click_rate)
-            for pos, item in zip(rng.sample(range(n), clicks), rng.choices(clicks_table, k=clicks),
-                                 strict=True):
-                items[pos] = item
-            written.clicks += clicks
+class ViewDraw:
+    """Draws `adv,prod` items for product_views."""
+
+    def __init__(self, tables: Tables) -> None:
+        self.table = tables.views
+
+    def __call__(self, rng: random.Random, n: int) -> list[str]:
+        return rng.choices(self.table, k=n)
+
+
+class AdDraw:
+    """Draws `adv,prod,type` items for ads_views: a Binomial(n, click_rate) number of clicks at
+    random positions, impressions elsewhere. Clicks are drawn independently of impressions, so
+    (as in the course data) a product can get a click without an impression that day."""
+
+    def __init__(self, tables: Tables, click_rate: float) -> None:
+        self.impressions, self.click_table, self.click_rate = (
+            tables.impressions, tables.clicks, click_rate)
+        self.clicks = 0
+
+    def __call__(self, rng: random.Random, n: int) -> list[str]:
+        items = rng.choices(self.impressions, k=n)
+        clicks = binomial(rng, n, self.click_rate)
+        for pos, item in zip(rng.sample(range(n), clicks),
+                             rng.choices(self.click_table, k=clicks), strict=True):
+            items[pos] = item
+        self.clicks += clicks
+        return items
+
+
+def _event_chunks(rng: random.Random, lines: int, draw: Callable[[random.Random, int], list[str]],
+                  injector: Injector, progress: Callable[[int], None]) -> Iterator[str]:
+    """The day's event lines as text, CHUNK_LINES at a time."""
+    suffix = f",{injector.day.isoformat()}{injector.eol}"
+    for done in range(0, lines, CHUNK_LINES):
+        n = min(CHUNK_LINES, lines - done)
+        items = draw(rng, n)
         yield _assemble(items, suffix, injector.corrupt_some(rng, items))
-        remaining -= n
         progress(n)
 
 

@@ -63,7 +63,8 @@ def active_lists(rng: random.Random, advertisers: list[str], active: int, churn:
     current = rng.sample(advertisers, active)
     lists = [sorted(current)]
     for _ in range(days - 1):
-        inactive = [a for a in advertisers if a not in set(current)]
+        on_list = set(current)
+        inactive = [a for a in advertisers if a not in on_list]
         swaps = min(round(churn * active), len(inactive))
         leaving = set(rng.sample(current, swaps))
         current = [a for a in current if a not in leaving] + rng.sample(inactive, swaps)

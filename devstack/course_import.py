@@ -41,6 +41,7 @@ OUTPUT_NAME = "course.csv"
 AD_TYPES = (b"impression", b"click")
 MAX_EXAMPLES = 5
 MAX_OPEN_FILES = 64
+BATCH_LINES = 10_000
 ISO_DATE = re.compile(rb"\d{4}-\d{2}-\d{2}")
 
 
@@ -148,12 +149,12 @@ class _DayFiles:
         self.open: dict[str, BinaryIO] = {}
         self.rows: Counter[str] = Counter()
 
-    def write(self, day: str, line: bytes) -> None:
+    def write(self, day: str, lines: list[bytes]) -> None:
         f = self.open.get(day)
         if f is None:
             f = self._open(day)
-        f.write(line)
-        self.rows[day] += 1
+        f.writelines(lines)
+        self.rows[day] += len(lines)
 
     def _open(self, day: str) -> BinaryIO:
         if len(self.open) >= MAX_OPEN_FILES:  # input is mostly in date order: drop the oldest
@@ -188,6 +189,8 @@ def _split_events(stream: BinaryIO, source: str, staging: Path, report: ImportRe
     type_at = columns.index("type") if "type" in columns else None
     files = _DayFiles(staging, source, ",".join(columns).encode() + eol)
     days: dict[bytes, str] = {}  # cache of valid date fields only: bounded by the days
+    batch: list[bytes] = []  # consecutive lines of one day (the course's files are in date order)
+    batch_day = ""
     try:
         for number, line in enumerate(stream, start=2):
             body = line.rstrip(b"\r\n")
@@ -207,7 +210,15 @@ def _split_events(stream: BinaryIO, source: str, staging: Path, report: ImportRe
             if len(fields) != width or b"" in fields or (
                     type_at is not None and fields[type_at] not in AD_TYPES):
                 report.to_be_rejected[source] += 1
-            files.write(day, line if line.endswith(b"\n") else line + eol)
+            if day != batch_day or len(batch) >= BATCH_LINES:
+                if batch:
+                    files.write(batch_day, batch)
+                batch, batch_day = [], day
+            batch.append(line)
+        if batch:
+            if not batch[-1].endswith(b"\n"):  # only the file's last line can lack one
+                batch[-1] += eol
+            files.write(batch_day, batch)
     finally:
         files.close()
     report.rows[source] = files.rows
@@ -231,7 +242,7 @@ def _copy_advertiser_ids(stream: BinaryIO, day: str, staging: Path,
                 continue
             if b"," in body:
                 report.to_be_rejected["advertiser_ids"] += 1
-            files.write(day, line if line.endswith(b"\n") else line + eol)
+            files.write(day, [line if line.endswith(b"\n") else line + eol])
     finally:
         files.close()
     report.rows["advertiser_ids"] = files.rows

@@ -171,3 +171,15 @@ def test_missing_s3_source_is_a_clear_error(s3, bucket: str) -> None:
     assert code == 1 and "advertiser_ids: not found" in " ".join(output.split())
     code, output = invoke("s3://no-such-bucket-here/course")
     assert code == 1 and "NoSuchBucket" in output
+
+
+def test_last_line_without_newline_is_kept(tmp_path: Path) -> None:
+    src = write_source(tmp_path / "src", ["AAAAAAAAAAAAAAAAAAAA,abc123,click,2024-11-20"])
+    (src / "product_views").write_bytes(
+        b"advertiser_id,product_id,date\r\nAAAAAAAAAAAAAAAAAAAA,abc123,2024-11-20\r\n"
+        b"AAAAAAAAAAAAAAAAAAAA,abc124,2024-11-21")
+    code, output = invoke(str(src), "--out", str(tmp_path / "out"))
+    assert code == 0, output
+    day21 = tmp_path / "out" / "product_views" / "date=2024-11-21" / "course.csv"
+    assert day21.read_bytes() == (b"advertiser_id,product_id,date\r\n"
+                                  b"AAAAAAAAAAAAAAAAAAAA,abc124,2024-11-21\r\n")

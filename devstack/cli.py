@@ -17,11 +17,6 @@ from rich.console import Console
 from rich.table import Table
 
 console = Console(stderr=True)
-
-
-class Skew(StrEnum):
-    uniform = "uniform"
-    zipf = "zipf"
 stack_app = typer.Typer(help="Local PostgreSQL + S3 endpoint for demos and tests (no Docker).",
                         no_args_is_help=True)
 
@@ -56,6 +51,11 @@ def stack_env() -> None:
     except FileNotFoundError as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from None
+
+
+class Skew(StrEnum):
+    uniform = "uniform"
+    zipf = "zipf"
 
 
 def generate(
@@ -117,6 +117,7 @@ def generate(
         table.add_row(day.day.isoformat(), str(day.active), f"{day.views:,}",
                       f"{day.ad_events:,}", f"{day.clicks:,}", f"{day.malformed:,}")
     console.print(table)
+    _warn_about_neighbours(location, [k for day in written for k in day.keys])
 
 
 def import_course(
@@ -158,6 +159,7 @@ def import_course(
         console.print(f"[red]import-course failed[/]: {exc}")
         raise typer.Exit(1) from None
     _print_import_report(report, dest.describe())
+    _warn_about_neighbours(dest, report.published)
 
 
 def _print_import_report(report, where: str) -> None:
@@ -176,6 +178,16 @@ def _print_import_report(report, where: str) -> None:
                       f"them)[/]: {counts}")
     if report.unroutable:
         console.print(f"[yellow]left out (--allow-bad)[/]: {report.unroutable_message()}")
+
+
+def _warn_about_neighbours(location, keys: list[str]) -> None:
+    from devstack.storage import neighbours
+
+    others = neighbours(location, keys)
+    if others:
+        shown = "\n".join(f"  {location.describe(k)}" for k in others[:5])
+        console.print(f"[yellow]warning[/]: {len(others)} other file(s) sit in the partitions "
+                      f"just written, and the loaders will load them too:\n{shown}")
 
 
 @contextmanager

@@ -202,6 +202,15 @@ def parse(location: str) -> LocalFolder | S3Prefix:
     return LocalFolder(path)
 
 
+def neighbours(location: Location, keys: list[str]) -> list[str]:
+    """Other files in the folders (day partitions) of `keys`: the loaders would load them too."""
+    def folder(key: str) -> str:
+        return key.rpartition("/")[0]
+
+    mine, folders = set(keys), {folder(k) for k in keys}
+    return [k for k in location.list_keys() if k not in mine and folder(k) in folders]
+
+
 def open_maybe_gzip(raw: BinaryIO) -> BinaryIO:
     """`raw` itself, or a decompressing reader when it starts with the gzip magic bytes."""
     buffered = raw if hasattr(raw, "peek") else io.BufferedReader(raw)

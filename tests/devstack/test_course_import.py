@@ -183,3 +183,15 @@ def test_last_line_without_newline_is_kept(tmp_path: Path) -> None:
     day21 = tmp_path / "out" / "product_views" / "date=2024-11-21" / "course.csv"
     assert day21.read_bytes() == (b"advertiser_id,product_id,date\r\n"
                                   b"AAAAAAAAAAAAAAAAAAAA,abc124,2024-11-21\r\n")
+
+
+def test_warns_about_other_files_in_the_partitions(course_dir: Path, tmp_path: Path) -> None:
+    other = tmp_path / "ads_views" / "date=2024-12-01" / "generated.csv"
+    other.parent.mkdir(parents=True)
+    other.write_text("advertiser_id,product_id,type,date\n")
+    code, output = invoke(str(course_dir), "--out", str(tmp_path))
+    assert code == 0, output
+    assert "1 other file(s)" in output and "generated.csv" in output
+    code, output = invoke(str(course_dir), "--out", str(tmp_path))  # a rerun replaces its own
+    assert "1 other file(s)" in output
+    assert len(list(other.parent.iterdir())) == 2

@@ -85,7 +85,7 @@ def find_files(src: Location) -> dict[str, str]:
         if len(names) == 1:
             found[source] = names[0]
         else:
-            what = "two candidates: " + ", ".join(names) if names else "not found"
+            what = "more than one candidate: " + ", ".join(names) if names else "not found"
             problems.append(f"{source}: {what} (looked for {', '.join(NAME_SUFFIXES[1:])} "
                             "or no extension)")
     if problems:

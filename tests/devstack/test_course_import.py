@@ -148,7 +148,7 @@ def test_allow_bad_leaves_them_out_and_keeps_dated_malformed_lines(tmp_path: Pat
     ({"advertiser_ids": "advertiser_id\n", "product_views": "advertiser_id,product_id,date\n",
       "ads_views": "advertiser_id,product_id,type,date\n",
       "ads_views.csv": "advertiser_id,product_id,type,date\n"},
-     "ads_views: two candidates: ads_views, ads_views.csv"),
+     "ads_views: more than one candidate: ads_views, ads_views.csv"),
     ({"advertiser_ids": "advertiser_id\n", "product_views": "product_id,advertiser_id,date\n",
       "ads_views": "advertiser_id,product_id,type,date\n"},
      "product_views: header is 'product_id,advertiser_id,date'"),

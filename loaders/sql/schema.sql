@@ -1,14 +1,19 @@
 -- Tables the loaders own. Idempotent: safe to run before every load.
+-- Concurrent loads run this at once: the advisory lock keeps CREATE ... IF NOT EXISTS from
+-- racing. Nothing here locks an existing table (no CREATE INDEX IF NOT EXISTS, which would wait
+-- for every running load's transaction), so it never serializes loads.
+select pg_advisory_xact_lock(hashtext('adtech.loaders.schema'));
+
 create schema if not exists raw;
 create schema if not exists ops;
 
+-- One partition per day, swapped in whole by each load (loaders/partitions.py).
 create table if not exists raw.advertiser_ids (
     date date not null,
     advertiser_id text not null,
     s3_key text not null,
     load_id text not null
-);
-create index if not exists advertiser_ids_date_idx on raw.advertiser_ids (date);
+) partition by list (date);
 
 create table if not exists raw.product_views (
     advertiser_id text not null,
@@ -16,8 +21,7 @@ create table if not exists raw.product_views (
     date date not null,
     s3_key text not null,
     load_id text not null
-);
-create index if not exists product_views_date_idx on raw.product_views (date);
+) partition by list (date);
 
 create table if not exists raw.ads_views (
     advertiser_id text not null,
@@ -26,8 +30,7 @@ create table if not exists raw.ads_views (
     date date not null,
     s3_key text not null,
     load_id text not null
-);
-create index if not exists ads_views_date_idx on raw.ads_views (date);
+) partition by list (date);
 
 create table if not exists ops.load_manifest (
     date date not null,
@@ -50,6 +53,6 @@ create table if not exists ops.rejected_rows (
     line_number bigint not null,
     line text,
     reason text not null,
-    load_id text not null
+    load_id text not null,
+    primary key (date, source, s3_key, line_number)
 );
-create index if not exists rejected_rows_date_source_idx on ops.rejected_rows (date, source);

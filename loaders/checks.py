@@ -1,0 +1,126 @@
+"""The checked path's SQL: every line of an object judged set-wise, valid lines into the staging
+table and the others into ops.rejected_rows with their reason, in one statement.
+
+The fast path (loaders/load.py) accepts exactly the objects in which this judge would find no
+reject, so a line's fate never depends on the path its object took.
+"""
+
+from __future__ import annotations
+
+from psycopg2 import sql
+
+from loaders.sources import EVENT_TYPES, Kind, Source
+
+# Why a line is rejected, in the order they are checked (the first that applies is kept).
+REASONS = (
+    "invalid_encoding",  # not UTF-8 or holds a NUL byte (found while reading)
+    "line_too_long",  # longer than streams.MAX_LINE (kept truncated)
+    "quoted_field",  # holds a double quote: the format has no quoting (docs/loaders.md)
+    "wrong_field_count",
+    "empty_id",
+    "invalid_type",
+    "unparsable_date",  # not an ISO YYYY-MM-DD calendar date
+    "date_outside_partition",  # a real date, but not the partition's day
+)
+
+LANDING = sql.Identifier("loader_landing")
+
+CREATE_LANDING = sql.SQL(
+    "create temp table if not exists {} (line_number bigint not null, line text not null, "
+    "issue text) on commit drop"
+).format(LANDING)
+
+# A calendar date in ISO form: the regex fixes the shape, the day-of-month is then compared to
+# the month's length (no cast that could raise). Years below 1000 are not accepted.
+_ISO_DATE = r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+
+
+def _field(i: int) -> sql.Composable:
+    return sql.SQL("f[{}]").format(sql.Literal(i + 1))
+
+
+def _reason_case(source: Source) -> sql.Composable:
+    whens = [
+        sql.SQL("when issue is not null then issue"),
+        sql.SQL("when strpos(line, '\"') > 0 then 'quoted_field'"),
+        sql.SQL("when cardinality(f) <> {} then 'wrong_field_count'").format(
+            sql.Literal(len(source.fields))
+        ),
+    ]
+    ids = [_field(i) for i, (_, kind) in enumerate(source.fields) if kind == Kind.ID]
+    whens.append(
+        sql.SQL("when {} then 'empty_id'").format(
+            sql.SQL(" or ").join(sql.SQL("{} = ''").format(f) for f in ids)
+        )
+    )
+    for i, (_, kind) in enumerate(source.fields):
+        f = _field(i)
+        if kind == Kind.TYPE:
+            whens.append(
+                sql.SQL("when {} not in ({}) then 'invalid_type'").format(
+                    f, sql.SQL(", ").join(map(sql.Literal, EVENT_TYPES))
+                )
+            )
+        elif kind == Kind.DATE:
+            whens += [
+                sql.SQL("when {} !~ {} then 'unparsable_date'").format(f, sql.Literal(_ISO_DATE)),
+                sql.SQL(
+                    "when substr({f}, 9, 2)::int > extract(day from "
+                    "(substr({f}, 1, 7) || '-01')::date + interval '1 month' - interval '1 day') "
+                    "then 'unparsable_date'"
+                ).format(f=f),
+                sql.SQL("when {} <> %(day_iso)s then 'date_outside_partition'").format(f),
+            ]
+    return sql.SQL("case {} end").format(sql.SQL(" ").join(whens))
+
+
+def judge_statement(source: Source, staging: sql.Composable) -> sql.Composed:
+    """Parameters: day (date), day_iso (text), source, s3_key, load_id.
+
+    Valid lines get the partition's day as `date`: equal to their own date field by the
+    checks, and the day itself for advertiser_ids, whose lines have no date."""
+    file_values = [
+        sql.SQL("%(day)s") if kind == Kind.DATE else _field(i)
+        for i, (_, kind) in enumerate(source.fields)
+    ]
+    columns = list(source.columns)
+    if source.date_field is None:
+        columns.append("date")
+        file_values.append(sql.SQL("%(day)s"))
+    return sql.SQL("""
+with judged as (
+    select line_number, line, f, {reason} as reason
+    from (select line_number, line, issue, string_to_array(line, ',') as f from {landing}) lines
+),
+rejected as (
+    insert into ops.rejected_rows (date, source, s3_key, line_number, line, reason, load_id)
+    select %(day)s, %(source)s, %(s3_key)s, line_number, line, reason, %(load_id)s
+    from judged where reason is not null
+)
+insert into {staging} ({columns}, s3_key, load_id)
+select {values}, %(s3_key)s, %(load_id)s from judged where reason is null
+""").format(
+        reason=_reason_case(source),
+        landing=LANDING,
+        staging=staging,
+        columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
+        values=sql.SQL(", ").join(file_values),
+    )
+
+
+def fast_path_filter(source: Source) -> sql.Composed:
+    """The WHERE of the fast path's COPY: a line it filters out is one the judge would reject
+    (the load then redoes the object on the checked path to record why)."""
+    conditions = []
+    for name, kind in source.fields:
+        column = sql.Identifier(name)
+        if kind == Kind.ID:
+            conditions.append(sql.SQL("{} <> ''").format(column))
+        elif kind == Kind.TYPE:
+            conditions.append(
+                sql.SQL("{} in ({})").format(
+                    column, sql.SQL(", ").join(map(sql.Literal, EVENT_TYPES))
+                )
+            )
+        # DATE: PlainLines already checked every line's text ends with ",<day>".
+    return sql.SQL(" and ").join(conditions)

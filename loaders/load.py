@@ -1,0 +1,299 @@
+"""Load one source-day (or a whole day) from S3 into its raw table: the loaders' entry points.
+
+One transaction per source-day: the day's objects are streamed into a staging table, rejects
+are recorded, the reject ceiling is checked, then the staging table replaces the day's
+partition (loaders/partitions.py). Any failure rolls the whole transaction back, so a failed
+load changes nothing.
+
+Each object first tries the fast path: its bytes go straight to `COPY` (text format), whose
+WHERE clause and the PlainLines byte checks make sure no line is one the judge would reject.
+If the object is not plain (a reject, a quote, a stray CR...), that attempt is rolled back to
+a savepoint and the object goes through the checked path: every line lands numbered in a temp
+table and SQL judges them all at once (loaders/checks.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import psycopg2
+import psycopg2.errors
+from psycopg2 import sql
+
+from loaders import checks, partitions, s3objects
+from loaders.errors import RejectThresholdError
+from loaders.s3objects import ObjectStream, S3Object
+from loaders.schema import ensure_schema
+from loaders.settings import LoaderSettings, get_settings
+from loaders.sources import SOURCES, Source, get_source
+from loaders.streams import (
+    CHUNK,
+    FIRST_DATA_LINE,
+    NotPlain,
+    NumberedLines,
+    PlainLines,
+    read_header,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ObjectLoad:
+    """One object's line in ops.load_manifest."""
+
+    key: str
+    etag: str
+    size_bytes: int
+    rows_loaded: int
+    rows_rejected: int
+    checked: bool  # went through the checked path (it had lines to reject, or odd bytes)
+    started_at: datetime
+    finished_at: datetime
+
+
+@dataclass(frozen=True)
+class SourceLoadResult:
+    source: str
+    day: date
+    load_id: str
+    objects: tuple[ObjectLoad, ...]
+    list_day: date  # the partition the objects came from (earlier than `day` on fallback)
+    seconds: float
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(o.rows_loaded for o in self.objects)
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(o.rows_rejected for o in self.objects)
+
+    @property
+    def fell_back(self) -> bool:
+        return self.list_day != self.day
+
+
+def load_day(
+    day: date, *, settings: LoaderSettings | None = None, s3_client=None
+) -> list[SourceLoadResult]:
+    """Load the three sources of `day`, one transaction each; stops at the first failure
+    (sources loaded before it stay loaded: each load is idempotent, run it again)."""
+    settings = settings or get_settings()
+    s3_client = s3_client or s3objects.make_client()
+    return [load_source(name, day, settings=settings, s3_client=s3_client) for name in SOURCES]
+
+
+def load_source(
+    source: str, day: date, *, settings: LoaderSettings | None = None, s3_client=None
+) -> SourceLoadResult:
+    """Replace raw.<source>'s rows of `day` with the day's S3 objects. Raises a LoadError
+    subclass (and changes nothing) on a missing day, bad header, unreadable object or too many
+    rejects."""
+    spec = get_source(source)
+    settings = settings or get_settings()
+    s3_client = s3_client or s3objects.make_client()
+    started = time.perf_counter()
+    if spec.name == "advertiser_ids":
+        objects, list_day = s3objects.active_list_objects(
+            s3_client, settings.s3_bucket, settings.s3_prefix, day
+        )
+    else:
+        objects = s3objects.day_objects(
+            s3_client, settings.s3_bucket, settings.s3_prefix, spec.name, day
+        )
+        list_day = day
+    load_id = uuid.uuid4().hex
+    conn = psycopg2.connect(settings.database_url, application_name=f"adtech-load {source} {day}")
+    try:
+        ensure_schema(conn)
+        with conn, conn.cursor() as cur:
+            loads = _load_in_transaction(cur, spec, day, load_id, objects, s3_client, settings)
+    finally:
+        conn.close()
+    result = SourceLoadResult(
+        spec.name, day, load_id, tuple(loads), list_day, time.perf_counter() - started
+    )
+    log.info(
+        "%s %s: %d rows loaded, %d rejected from %d object(s) in %.1f s",
+        source,
+        day,
+        result.rows_loaded,
+        result.rows_rejected,
+        len(loads),
+        result.seconds,
+    )
+    return result
+
+
+def _load_in_transaction(
+    cur,
+    spec: Source,
+    day: date,
+    load_id: str,
+    objects: list[S3Object],
+    s3_client,
+    settings: LoaderSettings,
+) -> list[ObjectLoad]:
+    # Same source-day loads wait for each other; different days do not.
+    cur.execute(
+        "select pg_advisory_xact_lock(hashtext('adtech.loaders'), hashtext(%s))",
+        (f"{spec.name}/{day}",),
+    )
+    for table in ("ops.rejected_rows", "ops.load_manifest"):
+        cur.execute(
+            sql.SQL("delete from {} where date = %s and source = %s").format(sql.SQL(table)),
+            (day, spec.name),
+        )
+    staging = partitions.create_staging(cur, spec.name, day, load_id)
+    partitions.set_defaults(
+        cur,
+        staging,
+        load_id=load_id,
+        **({"date": day.isoformat()} if spec.date_field is None else {}),
+    )
+    loads = [_load_object(cur, spec, day, load_id, staging, obj, s3_client) for obj in objects]
+    _check_rejects(cur, spec, day, load_id, loads, settings.max_reject_fraction)
+    partitions.swap_in(cur, spec.name, day, staging)
+    return loads
+
+
+def _load_object(
+    cur,
+    spec: Source,
+    day: date,
+    load_id: str,
+    staging: sql.Identifier,
+    obj: S3Object,
+    s3_client,
+) -> ObjectLoad:
+    started = datetime.now(UTC)
+    partitions.set_defaults(cur, staging, s3_key=obj.key)
+    cur.execute("savepoint object_load")
+    loaded, rejected = _fast_copy(cur, spec, day, staging, obj, s3_client), 0
+    checked = loaded is None
+    if checked:
+        cur.execute("rollback to savepoint object_load")
+        loaded, rejected = _checked_copy(cur, spec, day, load_id, staging, obj, s3_client)
+    cur.execute("release savepoint object_load")
+    load = ObjectLoad(
+        obj.key, obj.etag, obj.size, loaded, rejected, checked, started, datetime.now(UTC)
+    )
+    cur.execute(
+        "insert into ops.load_manifest (date, source, s3_key, etag, size_bytes, rows_loaded, "
+        "rows_rejected, load_id, started_at, finished_at) values (%s, %s, %s, %s, %s, %s, %s, "
+        "%s, %s, %s)",
+        (
+            day,
+            spec.name,
+            obj.key,
+            obj.etag,
+            obj.size,
+            load.rows_loaded,
+            load.rows_rejected,
+            load_id,
+            load.started_at,
+            load.finished_at,
+        ),
+    )
+    return load
+
+
+def _fast_copy(
+    cur, spec: Source, day: date, staging: sql.Identifier, obj: S3Object, s3_client
+) -> int | None:
+    """Rows loaded by the fast path, or None when the object must take the checked path (the
+    caller then rolls back what this attempt inserted)."""
+    stream = ObjectStream(s3_client, obj)
+    try:
+        header = read_header(stream, obj.url, spec.header)
+        # The date is the last field of the dated sources: each line must end with ",<day>".
+        suffix = None if spec.date_field is None else f",{day.isoformat()}".encode()
+        lines = PlainLines(stream, header, suffix)
+        copy = sql.SQL("copy {} ({}) from stdin with (format text, delimiter ',') where {}").format(
+            staging,
+            sql.SQL(", ").join(map(sql.Identifier, spec.columns)),
+            checks.fast_path_filter(spec),
+        )
+        try:
+            cur.copy_expert(copy, lines, size=CHUNK)
+        except (psycopg2.DataError, psycopg2.IntegrityError) as exc:
+            log.info("%s: checked path (%s)", obj.url, str(exc).splitlines()[0])
+            return None
+        except psycopg2.errors.QueryCanceled:
+            if isinstance(lines.failure, NotPlain):
+                log.info("%s: checked path (%s)", obj.url, lines.failure)
+                return None
+            _raise_read_failure(lines.failure)
+            raise
+        if cur.rowcount != lines.lines:
+            log.info(
+                "%s: checked path (%d lines filtered out)", obj.url, lines.lines - cur.rowcount
+            )
+            return None
+        return cur.rowcount
+    finally:
+        stream.close()
+
+
+def _checked_copy(
+    cur, spec: Source, day: date, load_id: str, staging: sql.Identifier, obj: S3Object, s3_client
+) -> tuple[int, int]:
+    """(rows loaded, lines rejected) of the object, every line judged in SQL."""
+    stream = ObjectStream(s3_client, obj)
+    try:
+        lines = NumberedLines(stream, read_header(stream, obj.url, spec.header))
+        cur.execute(checks.CREATE_LANDING)
+        cur.execute(sql.SQL("truncate {}").format(checks.LANDING))
+        try:
+            cur.copy_expert(sql.SQL("copy {} from stdin").format(checks.LANDING), lines, size=CHUNK)
+        except psycopg2.errors.QueryCanceled:
+            _raise_read_failure(lines.failure)
+            raise
+        cur.execute(
+            checks.judge_statement(spec, staging),
+            {
+                "day": day,
+                "day_iso": day.isoformat(),
+                "source": spec.name,
+                "s3_key": obj.key,
+                "load_id": load_id,
+            },
+        )
+        loaded = cur.rowcount
+        return loaded, lines.next_number - FIRST_DATA_LINE - loaded
+    finally:
+        stream.close()
+
+
+def _raise_read_failure(failure: BaseException | None) -> None:
+    """Re-raise what failed inside read() (psycopg2 only reports that COPY was cancelled)."""
+    if failure is not None:
+        raise failure
+
+
+def _check_rejects(
+    cur, spec: Source, day: date, load_id: str, loads: list[ObjectLoad], max_fraction: float
+) -> None:
+    rejected = sum(o.rows_rejected for o in loads)
+    lines = rejected + sum(o.rows_loaded for o in loads)
+    if not rejected:
+        return
+    if rejected / lines > max_fraction:
+        cur.execute(
+            "select reason, count(*) from ops.rejected_rows where load_id = %s "
+            "group by reason order by count(*) desc, reason limit 3",
+            (load_id,),
+        )
+        raise RejectThresholdError(spec.name, day, rejected, lines, max_fraction, cur.fetchall())
+    log.warning(
+        "%s %s: %d of %d lines rejected (kept in ops.rejected_rows)",
+        spec.name,
+        day,
+        rejected,
+        lines,
+    )

@@ -1,0 +1,159 @@
+"""File-like inputs for `COPY ... FROM STDIN`, read straight from an object's stream.
+
+Both read the object in CHUNK-sized blocks and hand COPY whole lines, so memory stays flat
+whatever the object's size (a line longer than MAX_LINE is never held whole either).
+
+- PlainLines feeds the fast path: the bytes go to COPY untouched; C-speed byte scans of each
+  block check that the object can be taken as it is (no quote, no backslash, every line ends with
+  ",<day>"). If not, it raises NotPlain and the loader switches to the checked path.
+- NumberedLines feeds the checked path: one row per line with its line number, the line as text
+  and a byte-level issue (invalid UTF-8, overlong line) that SQL cannot see; SQL then judges every
+  line set-wise (loaders/checks.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from loaders.errors import HeaderMismatchError
+from loaders.s3objects import Readable
+
+CHUNK = 1 << 20
+MAX_LINE = 1 << 20
+BOM = b"\xef\xbb\xbf"
+FIRST_DATA_LINE = 2  # line 1 is the header
+
+
+class NotPlain(Exception):  # a signal, not an error: the checked path takes over
+    """The object cannot take the fast path; the message says why."""
+
+
+@dataclass(frozen=True)
+class Header:
+    eol: bytes  # the header's line ending, b"\n" or b"\r\n"
+    rest: bytes  # bytes read past the header line
+
+
+def read_header(stream: Readable, location: str, expected: str) -> Header:
+    """Read and check the object's first line; HeaderMismatchError names the object and what
+    was found. A UTF-8 byte order mark is tolerated."""
+    buffer = b""
+    while b"\n" not in buffer and len(buffer) <= MAX_LINE:
+        chunk = stream.read(CHUNK)
+        if not chunk:
+            break
+        buffer += chunk
+    line, _, rest = buffer.partition(b"\n")
+    eol = b"\r\n" if line.endswith(b"\r") else b"\n"
+    found = line.removesuffix(b"\r").removeprefix(BOM).decode("utf-8", "replace")
+    if found != expected:
+        raise HeaderMismatchError(location, found, expected)
+    return Header(eol, rest)
+
+
+class _CopyInput:
+    """A file-like object for psycopg2's copy_expert, reading blocks from `_blocks()`.
+
+    read() keeps the first failure so that the loader can tell it from a COPY error
+    (psycopg2 turns an exception raised in read() into QueryCanceled)."""
+
+    def __init__(self, stream: Readable, header: Header) -> None:
+        self._stream, self._header = stream, header
+        self._pending = self._blocks()
+        self.failure: BaseException | None = None
+
+    def read(self, size: int = CHUNK) -> bytes:
+        try:
+            return next(self._pending, b"")
+        except BaseException as exc:
+            self.failure = exc
+            raise
+
+    def _blocks(self) -> Iterator[bytes]:
+        raise NotImplementedError
+
+    def _chunks(self) -> Iterator[bytes]:
+        """The stream after the header, as read."""
+        if self._header.rest:
+            yield self._header.rest
+        while chunk := self._stream.read(CHUNK):
+            yield chunk
+
+
+class PlainLines(_CopyInput):
+    """Fast-path COPY input: the data lines, verbatim, with `lines` counting them."""
+
+    def __init__(self, stream: Readable, header: Header, date_suffix: bytes | None) -> None:
+        super().__init__(stream, header)
+        # e.g. b",2024-11-20\n": every line must end with it when the date is the last field.
+        self._suffix = None if date_suffix is None else date_suffix + header.eol
+        self.lines = 0
+
+    def _blocks(self) -> Iterator[bytes]:
+        carry = b""
+        for chunk in self._chunks():
+            data = carry + chunk
+            cut = data.rfind(b"\n") + 1
+            carry = data[cut:]
+            if len(carry) > MAX_LINE:
+                raise NotPlain(f"a line is longer than {MAX_LINE} bytes")
+            if cut:
+                yield self._checked(data[:cut])
+        if carry:  # a last line without line ending gets the header's
+            yield self._checked(carry.removesuffix(b"\r") + self._header.eol)
+
+    def _checked(self, block: bytes) -> bytes:
+        if b'"' in block or b"\\" in block:
+            raise NotPlain("a line holds a quote or a backslash")
+        count = block.count(b"\n")
+        if self._suffix is not None and block.count(self._suffix) != count:
+            raise NotPlain("a line does not end with the partition's date")
+        self.lines += count
+        return block
+
+
+class NumberedLines(_CopyInput):
+    """Checked-path COPY input, in COPY's text format: `line_number, line, issue` per line."""
+
+    def __init__(self, stream: Readable, header: Header) -> None:
+        super().__init__(stream, header)
+        self.next_number = FIRST_DATA_LINE
+
+    def _blocks(self) -> Iterator[bytes]:
+        carry, skipping = b"", False  # skipping: inside the tail of an overlong line
+        for chunk in self._chunks():
+            data = carry + chunk
+            if skipping:
+                end = data.find(b"\n")
+                if end < 0:
+                    carry = b""
+                    continue
+                data, skipping = data[end + 1 :], False
+            lines = data.split(b"\n")
+            carry = lines.pop()
+            rows = [self._row(line) for line in lines]
+            if len(carry) > MAX_LINE:  # kept truncated, rejected as such
+                rows.append(self._row(carry[:MAX_LINE], "line_too_long"))
+                carry, skipping = b"", True
+            if rows:
+                yield "".join(rows).encode()
+        if carry:
+            yield self._row(carry).encode()
+
+    def _row(self, raw: bytes, issue: str | None = None) -> str:
+        number = self.next_number
+        self.next_number += 1
+        raw = raw.removesuffix(b"\r")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text, issue = raw.decode("utf-8", "replace"), issue or "invalid_encoding"
+        if "\x00" in text:  # valid UTF-8, but PostgreSQL text cannot hold it
+            text, issue = text.replace("\x00", "\ufffd"), issue or "invalid_encoding"
+        if "\\" in text or "\t" in text or "\r" in text:  # COPY text format's escapes
+            text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\r", "\\r")
+        return f"{number}\t{text}\t{issue or _NULL}\n"
+
+
+_NULL = "\\N"

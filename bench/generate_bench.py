@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import tempfile
 import time
 from datetime import date
@@ -89,6 +90,7 @@ def run_s3(args: argparse.Namespace) -> None:
         report("local S3 (moto over HTTP, multipart)", args.events, gen_s, base_s, size)
     finally:
         server.stop()
+        shutil.rmtree(server.root, ignore_errors=True)
         os.environ.clear()
         os.environ.update(saved)
 

@@ -50,8 +50,13 @@ print(statistics.median(times), len(bag.dags), sum(len(d.tasks) for d in bag.dag
 
 
 def parse_seconds(folder: Path, env: dict, repeat: int = 5) -> tuple[float, int, int]:
-    out = subprocess.run([sys.executable, "-c", PARSE_PROBE, str(folder), str(repeat)],
-                         env=env, check=True, capture_output=True, text=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", PARSE_PROBE, str(folder), str(repeat)],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
     return float(out[0]), int(out[1]), int(out[2])
 
 
@@ -74,8 +79,9 @@ def task_seconds(env: dict, day: str) -> tuple[float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--events", type=int, default=200_000,
-                        help="ad events (and product views) per day")
+    parser.add_argument(
+        "--events", type=int, default=200_000, help="ad events (and product views) per day"
+    )
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="adtech-dag-bench-"))
@@ -98,9 +104,26 @@ def main() -> None:
         print(f"parse  trivial DAG (baseline): {base * 1000:7.1f} ms")
 
         days = ["2024-11-20", "2024-11-21"]
-        subprocess.run([sys.executable, "-m", "pipeline", "generate", "--start", days[0],
-                        "--days", "2", "--seed", "1", "--views-per-day", str(args.events),
-                        "--ad-events-per-day", str(args.events)], env=env, check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pipeline",
+                "generate",
+                "--start",
+                days[0],
+                "--days",
+                "2",
+                "--seed",
+                "1",
+                "--views-per-day",
+                str(args.events),
+                "--ad-events-per-day",
+                str(args.events),
+            ],
+            env=env,
+            check=True,
+        )
         migrate(env)
         started = time.perf_counter()
         result = dags_test(env, days[0])
@@ -109,13 +132,21 @@ def main() -> None:
         work, count = task_seconds(env, days[0])
 
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "pipeline", "run", "--date", days[1]], env=env,
-                       check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "pipeline", "run", "--date", days[1]],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         direct = time.perf_counter() - started
-        print(f"airflow dags test: wall {wall:6.1f} s, {count} task instances, work {work:6.1f} s,"
-              f" overhead {wall - work:6.1f} s ({(wall - work) / count:.2f} s per task)")
-        print(f"adtech run (no scheduler, baseline): wall {direct:6.1f} s;"
-              f" dags test / run = {wall / direct:.2f}x")
+        print(
+            f"airflow dags test: wall {wall:6.1f} s, {count} task instances, work {work:6.1f} s,"
+            f" overhead {wall - work:6.1f} s ({(wall - work) / count:.2f} s per task)"
+        )
+        print(
+            f"adtech run (no scheduler, baseline): wall {direct:6.1f} s;"
+            f" dags test / run = {wall / direct:.2f}x"
+        )
     finally:
         stack.down(root)
 

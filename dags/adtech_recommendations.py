@@ -107,8 +107,12 @@ with DAG(
     catchup=True,
     max_active_runs=1,
     params={
-        "run_date": Param(None, type=["null", "string"], format="date",
-                          description="Log day to process (YYYY-MM-DD); default: data interval start"),
+        "run_date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="Log day to process (YYYY-MM-DD); default: data interval start",
+        ),
     },
     default_args={
         "owner": "data-eng",

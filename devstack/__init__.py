@@ -1,1 +1,1 @@
-"""Local stack for demos and tests: PostgreSQL and an S3 endpoint without Docker, plus sample data."""
+"""Local stack for demos and tests: PostgreSQL and an S3 endpoint (no Docker), and sample data."""

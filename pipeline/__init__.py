@@ -1,1 +1,1 @@
-"""Orchestration: the ordered steps of a day (load -> dbt build -> export -> publish) and the CLI."""
+"""Orchestration: a day's ordered steps (load -> dbt build -> export -> publish) and the CLI."""

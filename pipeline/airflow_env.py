@@ -52,8 +52,11 @@ def airflow_env(home: Path | None = None) -> dict[str, str]:
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")])),
     }
-    return {**defaults, **{k: v for k, v in env.items() if k not in ("PYTHONPATH",)},
-            "PYTHONPATH": defaults["PYTHONPATH"]}
+    return {
+        **defaults,
+        **{k: v for k, v in env.items() if k not in ("PYTHONPATH",)},
+        "PYTHONPATH": defaults["PYTHONPATH"],
+    }
 
 
 def migrate(env: dict[str, str]) -> None:
@@ -66,7 +69,16 @@ def migrate(env: dict[str, str]) -> None:
 def dags_test(env: dict[str, str], day: str) -> subprocess.CompletedProcess:
     """`airflow dags test` for log day `day` (passed as the run_date param, so D is explicit)."""
     return subprocess.run(
-        ["airflow", "dags", "test", "adtech_recommendations", day,
-         "--conf", f'{{"run_date": "{day}"}}'],
-        env=env, capture_output=True, text=True,
+        [
+            "airflow",
+            "dags",
+            "test",
+            "adtech_recommendations",
+            day,
+            "--conf",
+            f'{{"run_date": "{day}"}}',
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
     )

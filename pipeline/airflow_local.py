@@ -28,7 +28,8 @@ def main() -> None:
     console.print(
         f"Airflow UI on http://127.0.0.1:{env['AIRFLOW__API__PORT']} (user and password are printed"
         f" below by Airflow and kept in {env['AIRFLOW_HOME']}). The DAG catches up from"
-        f" ADTECH_DAG_START_DATE (default 2024-11-20) to ADTECH_DAG_END_DATE (default here: 2024-11-26, the demo's week)."
+        " ADTECH_DAG_START_DATE (default 2024-11-20) to ADTECH_DAG_END_DATE"
+        " (default here: 2024-11-26, the demo's week)."
     )
     os.execvpe("airflow", ["airflow", "standalone"], env)
 

@@ -16,8 +16,11 @@ from devstack.cli import generate, import_course, stack_app
 from loaders.cli import load
 
 console = Console(stderr=True)
-app = typer.Typer(help="adtech-recs: nightly ad recommendations and their API.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="adtech-recs: nightly ad recommendations and their API.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 app.add_typer(stack_app, name="stack")
 app.command("generate")(generate)
 app.command("import-course")(import_course)
@@ -27,8 +30,9 @@ app.command("serve")(serve)
 
 @app.command("run")
 def run(
-    date: Annotated[dt.datetime, typer.Option("--date", formats=["%Y-%m-%d"],
-                                              help="Log day D to process.")],
+    date: Annotated[
+        dt.datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="Log day D to process.")
+    ],
 ) -> None:
     """Run the DAG's steps for D in order, without a scheduler: load, dbt, export, publish."""
     from pipeline.steps import run_day

@@ -58,8 +58,10 @@ def main() -> None:
     console.rule("1. local stack")
     st = stack.up()
     os.environ.update(st.env)
-    console.print(f"PostgreSQL: {st.env['DATABASE_URL']}\nS3: {st.env.get('AWS_ENDPOINT_URL_S3', 'AWS')}"
-                  f" bucket {st.env['ADTECH_S3_BUCKET']}\nsettings: {st.env_file}")
+    console.print(
+        f"PostgreSQL: {st.env['DATABASE_URL']}\nS3: {st.env.get('AWS_ENDPOINT_URL_S3', 'AWS')}"
+        f" bucket {st.env['ADTECH_S3_BUCKET']}\nsettings: {st.env_file}"
+    )
 
     console.rule(f"2. sample logs: {DAYS} days from {START}")
     _adtech("generate", "--start", START.isoformat(), "--days", str(DAYS), "--seed", "42")
@@ -82,10 +84,18 @@ def main() -> None:
 
     console.rule("5. the API")
     base = f"http://127.0.0.1:{PORT}"
-    for path in (f"/recommendations/{advertiser}/top_ctr", f"/recommendations/{advertiser}/TopProduct?date={latest}",
-                 f"/history/{advertiser}/?days=3", "/stats/", "/health/ready", "/docs"):
+    for path in (
+        f"/recommendations/{advertiser}/top_ctr",
+        f"/recommendations/{advertiser}/TopProduct?date={latest}",
+        f"/history/{advertiser}/?days=3",
+        "/stats/",
+        "/health/ready",
+        "/docs",
+    ):
         console.print(f"  curl -s {base}{path}")
-    console.print(f"Stop with Ctrl-C; then `{sys.executable} -m pipeline stack down` stops the stack.")
+    console.print(
+        f"Stop with Ctrl-C; then `{sys.executable} -m pipeline stack down` stops the stack."
+    )
     os.execvp(sys.executable, [sys.executable, "-m", "pipeline", "serve", "--port", str(PORT)])
 
 

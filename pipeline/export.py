@@ -41,8 +41,9 @@ def exportable_relations(conn) -> list[tuple[str, str]]:
         return cur.fetchall()
 
 
-def export_relation(conn, client, bucket: str, key: str, schema: str, name: str,
-                    day: dt.date) -> ExportResult:
+def export_relation(
+    conn, client, bucket: str, key: str, schema: str, name: str, day: dt.date
+) -> ExportResult:
     """Stream one relation's rows for `day` into s3://bucket/key, never holding the file."""
     query = sql.SQL("copy (select * from {} where date = {}) to stdout with (format csv, header)")
     copy = query.format(sql.Identifier(schema, name), sql.Literal(day)).as_string(conn)
@@ -61,8 +62,15 @@ def export_day(day: dt.date) -> list[ExportResult]:
     try:
         conn.set_session(readonly=True)
         return [
-            export_relation(conn, client, settings.s3_bucket, f"{prefix}{schema}.{name}.csv.gz",
-                            schema, name, day)
+            export_relation(
+                conn,
+                client,
+                settings.s3_bucket,
+                f"{prefix}{schema}.{name}.csv.gz",
+                schema,
+                name,
+                day,
+            )
             for schema, name in exportable_relations(conn)
         ]
     finally:

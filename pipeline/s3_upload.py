@@ -43,8 +43,11 @@ class MultipartWriter(io.RawIOBase):
     def _upload(self, chunk: bytes) -> None:
         number = len(self._parts) + 1
         etag = self._client.upload_part(
-            Bucket=self.bucket, Key=self.key, UploadId=self._upload_id,
-            PartNumber=number, Body=chunk,
+            Bucket=self.bucket,
+            Key=self.key,
+            UploadId=self._upload_id,
+            PartNumber=number,
+            Body=chunk,
         )["ETag"]
         self._parts.append({"ETag": etag, "PartNumber": number})
 
@@ -55,7 +58,9 @@ class MultipartWriter(io.RawIOBase):
             self._upload(bytes(self._buffer))
             self._buffer.clear()
         self._client.complete_multipart_upload(
-            Bucket=self.bucket, Key=self.key, UploadId=self._upload_id,
+            Bucket=self.bucket,
+            Key=self.key,
+            UploadId=self._upload_id,
             MultipartUpload={"Parts": self._parts},
         )
         super().close()

@@ -1,5 +1,5 @@
-"""The day's steps, defined once, in order. `adtech run` walks them here; the Airflow DAG renders the
-same list as tasks (the dbt steps as Cosmos task groups named after the assignment's steps).
+"""The day's steps, defined once, in order. `adtech run` walks them here; the Airflow DAG renders
+the same list as tasks (the dbt steps as Cosmos task groups named after the assignment's steps).
 
     load (3 sources, parallel in Airflow) -> FiltrarDatos -> TopCTR, TopProduct -> DBWriting
         -> export -> publish
@@ -44,8 +44,11 @@ def load(day: dt.date, source: str) -> dict:
     from loaders.load import load_source
 
     result = load_source(source, day)
-    return {"source": source, "rows_loaded": result.rows_loaded,
-            "rows_rejected": result.rows_rejected}
+    return {
+        "source": source,
+        "rows_loaded": result.rows_loaded,
+        "rows_rejected": result.rows_rejected,
+    }
 
 
 def transform(day: dt.date, step: DbtStep) -> dict:
@@ -82,8 +85,9 @@ def _timed(run: RunResult, name: str, work: Callable[[], dict]) -> None:
     runs.record_step(run.run_id, name, seconds, detail)
 
 
-def run_day(day: dt.date, run_id: str | None = None,
-            on_step: Callable[[str], None] | None = None) -> RunResult:
+def run_day(
+    day: dt.date, run_id: str | None = None, on_step: Callable[[str], None] | None = None
+) -> RunResult:
     """Every step for `day`, in order, without a scheduler. Raises on the first failure, after
     recording it; a failed day is never published."""
     bootstrap(get_settings().database_url)

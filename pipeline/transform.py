@@ -21,13 +21,27 @@ def dbt_build(day: dt.date, select: str) -> list[dict]:
     from dbt.cli.main import dbtRunner
 
     project_dir = str(get_settings().dbt_project_dir)
-    args = ["build", "--select", *select.split(), "--vars", dbt_vars(day),
-            "--project-dir", project_dir, "--profiles-dir", project_dir, "--quiet"]
+    args = [
+        "build",
+        "--select",
+        *select.split(),
+        "--vars",
+        dbt_vars(day),
+        "--project-dir",
+        project_dir,
+        "--profiles-dir",
+        project_dir,
+        "--quiet",
+    ]
     result = dbtRunner().invoke(args)
-    nodes = [
-        {"node": r.node.name, "status": str(r.status), "seconds": round(r.execution_time, 3)}
-        for r in (result.result or [])
-    ] if hasattr(result.result, "__iter__") else []
+    nodes = (
+        [
+            {"node": r.node.name, "status": str(r.status), "seconds": round(r.execution_time, 3)}
+            for r in (result.result or [])
+        ]
+        if hasattr(result.result, "__iter__")
+        else []
+    )
     if not result.success:
         failed = [n["node"] for n in nodes if n["status"] in ("error", "fail")]
         reason = f"failed nodes: {', '.join(failed)}" if failed else str(result.exception)
@@ -40,8 +54,9 @@ def dbt_parse():
     from dbt.cli.main import dbtRunner
 
     project_dir = get_settings().dbt_project_dir
-    result = dbtRunner().invoke(["parse", "--project-dir", str(project_dir),
-                                 "--profiles-dir", str(project_dir), "--quiet"])
+    result = dbtRunner().invoke(
+        ["parse", "--project-dir", str(project_dir), "--profiles-dir", str(project_dir), "--quiet"]
+    )
     if not result.success:
         raise DbtStepError(f"dbt parse failed: {result.exception}")
     return project_dir / "target" / "manifest.json"

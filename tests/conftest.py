@@ -17,8 +17,13 @@ import pytest
 
 from devstack import stack as devstack
 
-OUTSIDE_SETTINGS = ("DATABASE_URL", "ADTECH_API_DATABASE_URL", "AWS_ENDPOINT_URL_S3",
-                    "ADTECH_S3_BUCKET", "ADTECH_S3_PREFIX")
+OUTSIDE_SETTINGS = (
+    "DATABASE_URL",
+    "ADTECH_API_DATABASE_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "ADTECH_S3_BUCKET",
+    "ADTECH_S3_PREFIX",
+)
 
 
 @pytest.fixture(scope="session")

@@ -47,8 +47,9 @@ def top_lists(files: dict[str, list[dict]], day: str) -> dict[tuple[str, str], l
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
         lists[(adv, "top_product")] = [p for p, _ in ranked[:TOP_N]]
     for adv, products in ads.items():
-        eligible = [(p, c["click"], c["impression"]) for p, c in products.items()
-                    if c["impression"] >= 1]
+        eligible = [
+            (p, c["click"], c["impression"]) for p, c in products.items() if c["impression"] >= 1
+        ]
         ranked = sorted(eligible, key=lambda t: (-t[1] / t[2], -t[1], -t[2], t[0]))
         if ranked:
             lists[(adv, "top_ctr")] = [p for p, _, _ in ranked[:TOP_N]]

@@ -31,8 +31,11 @@ def env(stack, admin_url, s3, dbt_manifest, tmp_path_factory):
     bucket = f"dags-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
     home = tmp_path_factory.mktemp("airflow")
-    base = {"DATABASE_URL": admin_url.rsplit("/", 1)[0] + f"/{db}", "ADTECH_S3_BUCKET": bucket,
-            "ADTECH_TASK_RETRIES": "0"}
+    base = {
+        "DATABASE_URL": admin_url.rsplit("/", 1)[0] + f"/{db}",
+        "ADTECH_S3_BUCKET": bucket,
+        "ADTECH_TASK_RETRIES": "0",
+    }
     with pytest.MonkeyPatch.context() as mp:
         for key, value in base.items():
             mp.setenv(key, value)
@@ -47,10 +50,31 @@ def env(stack, admin_url, s3, dbt_manifest, tmp_path_factory):
 
 def _generate(env: dict, start: str, days: int) -> None:
     subprocess.run(
-        [sys.executable, "-m", "pipeline", "generate", "--start", start, "--days", str(days),
-         "--seed", "7", "--advertisers", "12", "--active", "8", "--products", "60",
-         "--views-per-day", "3000", "--ad-events-per-day", "6000"],
-        env=env, check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "generate",
+            "--start",
+            start,
+            "--days",
+            str(days),
+            "--seed",
+            "7",
+            "--advertisers",
+            "12",
+            "--active",
+            "8",
+            "--products",
+            "60",
+            "--views-per-day",
+            "3000",
+            "--ad-events-per-day",
+            "6000",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
     )
 
 
@@ -65,7 +89,9 @@ def _only_inactive_events(s3, bucket: str, day: str) -> None:
         rows = [r for r in files[source] if r["advertiser_id"] not in active]
         assert rows, "the generator should produce events of inactive advertisers"
         header = list(rows[0])
-        body = ",".join(header) + "\n" + "".join(",".join(r[h] for h in header) + "\n" for r in rows)
+        body = (
+            ",".join(header) + "\n" + "".join(",".join(r[h] for h in header) + "\n" for r in rows)
+        )
         s3.put_object(Bucket=bucket, Key=prefix + "part-0.csv", Body=body.encode())
 
 
@@ -78,8 +104,11 @@ def _query(env: dict, sql: str, *params) -> list[tuple]:
 def _marts_lists(env: dict, day: str) -> dict[tuple[str, str], list[str]]:
     lists: dict[tuple[str, str], list[str]] = {}
     for adv, model, product in _query(
-        env, "select advertiser_id, model, product_id from marts.recommendations"
-             " where date = %s order by advertiser_id, model, rank", day):
+        env,
+        "select advertiser_id, model, product_id from marts.recommendations"
+        " where date = %s order by advertiser_id, model, rank",
+        day,
+    ):
         lists.setdefault((adv, model), []).append(product)
     return lists
 
@@ -112,8 +141,10 @@ def test_two_consecutive_days_match_an_independent_computation(env, s3, two_days
 
 def test_exports_hold_each_stage_for_the_day(env, s3, two_days) -> None:
     bucket = env["ADTECH_S3_BUCKET"]
-    keys = [o["Key"] for o in s3.list_objects_v2(
-        Bucket=bucket, Prefix=f"intermediate/date={D2}/")["Contents"]]
+    keys = [
+        o["Key"]
+        for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"intermediate/date={D2}/")["Contents"]
+    ]
     names = {Path(k).name for k in keys}
     assert "marts.recommendations.csv.gz" in names
     assert any(n.startswith("intermediate.") for n in names)

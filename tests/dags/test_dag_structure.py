@@ -32,7 +32,8 @@ def test_schedule_has_a_one_day_interval_starting_at_the_log_day(dag) -> None:
     assert isinstance(dag.timetable, CronDataIntervalTimetable)
     # A run triggered just after 2024-11-21 00:00 processes the day that ended: 2024-11-20.
     interval = dag.timetable.infer_manual_data_interval(
-        run_after=pendulum.datetime(2024, 11, 21, 0, 5, tz="UTC"))
+        run_after=pendulum.datetime(2024, 11, 21, 0, 5, tz="UTC")
+    )
     assert interval.start == pendulum.datetime(2024, 11, 20, tz="UTC")
     assert interval.end - interval.start == dt.timedelta(days=1)
     assert dag.catchup is True
@@ -56,7 +57,9 @@ def test_tasks_and_their_order(dag) -> None:
             assert any(u.startswith("FiltrarDatos.") for u in root.upstream_task_ids), root
     for root in dag.task_group_dict["DBWriting"].get_roots():
         ups = root.upstream_task_ids
-        assert any(u.startswith("TopCTR.") for u in ups) and any(u.startswith("TopProduct.") for u in ups)
+        assert any(u.startswith("TopCTR.") for u in ups) and any(
+            u.startswith("TopProduct.") for u in ups
+        )
     assert all(u.startswith("DBWriting.") for u in _upstream(dag, "export"))
     assert _upstream(dag, "publish") == {"export"}
     assert dag.get_task("record_failure").trigger_rule == "one_failed"

@@ -59,9 +59,13 @@ final as (
         per_model.model,
         active_count.active_advertisers,
         per_model.advertisers_with_recommendations,
-        cast(per_model.advertisers_with_recommendations as double precision)
-        / nullif(active_count.active_advertisers, 0) as coverage,
-        cast(per_model.avg_list_length as double precision) as avg_list_length
+        -- 0, not null, on a day without active advertisers or lists: the API reads plain numbers.
+        coalesce(
+            cast(per_model.advertisers_with_recommendations as double precision)
+            / nullif(active_count.active_advertisers, 0),
+            0
+        ) as coverage,
+        coalesce(cast(per_model.avg_list_length as double precision), 0) as avg_list_length
     from per_model
     cross join active_count
 

@@ -5,7 +5,10 @@
 
 -- TopCTR: each active advertiser's products with the best click-through rate in the CTR window.
 -- With ctr_prior_impressions = k > 0 the rate is smoothed toward the advertiser's own CTR
--- (a Beta prior worth k impressions): (clicks + k * advertiser_ctr) / (impressions + k).
+-- C / I (a Beta prior worth k impressions): (clicks + k * C / I) / (impressions + k).
+-- The score is kept as the exact fraction (clicks * I + k * C) / (I * (impressions + k)) and
+-- ranked on its integer part scaled by 10^30, so equal rates tie exactly (1/2 = 2/4) and the
+-- tie-breaks decide, whatever the counts' size.
 with
 
 event_counts as (
@@ -15,11 +18,12 @@ event_counts as (
 
 ),
 
-advertiser_rates as (
+advertiser_totals as (
 
     select
         advertiser_id,
-        cast(sum(clicks) as numeric) / nullif(sum(impressions), 0) as advertiser_ctr
+        sum(impressions) as advertiser_impressions,
+        sum(clicks) as advertiser_clicks
     from event_counts
     group by advertiser_id
 
@@ -32,7 +36,7 @@ eligible as (
 
 ),
 
-scored as (
+fractions as (
 
     select
         eligible.run_date,
@@ -40,16 +44,30 @@ scored as (
         eligible.product_id,
         eligible.impressions,
         eligible.clicks,
-        cast(eligible.clicks as numeric) / eligible.impressions as ctr,
-        (
-            eligible.clicks
-            + {{ int_var('ctr_prior_impressions', 0) }}
-            * coalesce(advertiser_rates.advertiser_ctr, 0)
-        )
-        / (eligible.impressions + {{ int_var('ctr_prior_impressions', 0) }}) as score
+        eligible.clicks * advertiser_totals.advertiser_impressions
+        + {{ int_var('ctr_prior_impressions', 0) }} * advertiser_totals.advertiser_clicks
+            as score_numerator,
+        advertiser_totals.advertiser_impressions
+        * (eligible.impressions + {{ int_var('ctr_prior_impressions', 0) }})
+            as score_denominator
     from eligible
-    inner join advertiser_rates
-        on eligible.advertiser_id = advertiser_rates.advertiser_id
+    inner join advertiser_totals
+        on eligible.advertiser_id = advertiser_totals.advertiser_id
+
+),
+
+scored as (
+
+    select
+        run_date,
+        advertiser_id,
+        product_id,
+        impressions,
+        clicks,
+        cast(clicks as double precision) / impressions as ctr,
+        cast(score_numerator as double precision) / score_denominator as score,
+        div(score_numerator * 1e30, score_denominator) as score_key
+    from fractions
 
 ),
 
@@ -59,7 +77,7 @@ ranked as (
         *,
         row_number() over (
             partition by advertiser_id
-            order by score desc, clicks desc, impressions desc, product_id asc
+            order by score_key desc, clicks desc, impressions desc, product_id asc
         ) as rank
     from scored
 
@@ -74,8 +92,8 @@ top_n as (
         product_id,
         impressions,
         clicks,
-        cast(ctr as double precision) as ctr,
-        cast(score as double precision) as score
+        ctr,
+        score
     from ranked
     where rank <= {{ int_var('top_n', 1) }}
 

@@ -29,7 +29,7 @@ from cosmos import (
     ProjectConfig,
     RenderConfig,
 )
-from cosmos.constants import InvocationMode
+from cosmos.constants import InvocationMode, TestIndirectSelection
 
 from pipeline import steps
 
@@ -141,7 +141,12 @@ with DAG(
             ),
             profile_config=profile,
             render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, select=[step.select]),
-            execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
+            # buildable: a model's tests include those on its ancestors (relationships), but
+            # never a test on a model of a later step, which does not exist yet.
+            execution_config=ExecutionConfig(
+                invocation_mode=InvocationMode.DBT_RUNNER,
+                test_indirect_selection=TestIndirectSelection.BUILDABLE,
+            ),
             operator_args={"vars": {"run_date": RUN_DATE}, "install_deps": False},
         )
         for step in steps.DBT_STEPS

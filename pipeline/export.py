@@ -24,29 +24,38 @@ class ExportResult:
     gzip_bytes: int
 
 
-def exportable_relations(conn) -> list[tuple[str, str]]:
-    """(schema, name) of every stage table or view that has a `date` column, dbt's temporary
+# The column that says which day a row belongs to: marts keep every day (`date`); intermediate
+# tables hold the current run only (`run_date`).
+DAY_COLUMNS = ("date", "run_date")
+
+
+def exportable_relations(conn) -> list[tuple[str, str, str]]:
+    """(schema, name, day column) of every stage table or view with a day column, dbt's temporary
     relations excepted. Read from the catalog, so new models are exported without a code change."""
     with conn.cursor() as cur:
         cur.execute(
             """
-            select c.table_schema, c.table_name
+            select distinct on (c.table_schema, c.table_name)
+                c.table_schema, c.table_name, c.column_name
             from information_schema.columns c
-            where c.table_schema = any(%s) and c.column_name = 'date'
+            where c.table_schema = any(%s) and c.column_name = any(%s)
               and c.table_name not like '%%__dbt_tmp%%' and c.table_name not like '%%__dbt_backup%%'
-            order by 1, 2
+            order by c.table_schema, c.table_name, array_position(%s, c.column_name::text)
             """,
-            (list(EXPORTED_SCHEMAS),),
+            (list(EXPORTED_SCHEMAS), list(DAY_COLUMNS), list(DAY_COLUMNS)),
         )
         return cur.fetchall()
 
 
 def export_relation(
-    conn, client, bucket: str, key: str, schema: str, name: str, day: dt.date
+    conn, client, bucket: str, key: str, relation: tuple[str, str, str], day: dt.date
 ) -> ExportResult:
     """Stream one relation's rows for `day` into s3://bucket/key, never holding the file."""
-    query = sql.SQL("copy (select * from {} where date = {}) to stdout with (format csv, header)")
-    copy = query.format(sql.Identifier(schema, name), sql.Literal(day)).as_string(conn)
+    schema, name, day_column = relation
+    query = sql.SQL("copy (select * from {} where {} = {}) to stdout with (format csv, header)")
+    copy = query.format(
+        sql.Identifier(schema, name), sql.Identifier(day_column), sql.Literal(day)
+    ).as_string(conn)
     with conn.cursor() as cur, MultipartWriter(client, bucket, key) as sink:
         with gzip.GzipFile(fileobj=sink, mode="wb", mtime=0) as gz:
             cur.copy_expert(copy, gz)
@@ -63,15 +72,9 @@ def export_day(day: dt.date) -> list[ExportResult]:
         conn.set_session(readonly=True)
         return [
             export_relation(
-                conn,
-                client,
-                settings.s3_bucket,
-                f"{prefix}{schema}.{name}.csv.gz",
-                schema,
-                name,
-                day,
+                conn, client, settings.s3_bucket, f"{prefix}{rel[0]}.{rel[1]}.csv.gz", rel, day
             )
-            for schema, name in exportable_relations(conn)
+            for rel in exportable_relations(conn)
         ]
     finally:
         conn.close()

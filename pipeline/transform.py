@@ -25,6 +25,9 @@ def dbt_build(day: dt.date, select: str) -> list[dict]:
         "build",
         "--select",
         *select.split(),
+        # Tests on the selection and its ancestors, never on a later step's models (as in the DAG).
+        "--indirect-selection",
+        "buildable",
         "--vars",
         dbt_vars(day),
         "--project-dir",

@@ -1,0 +1,95 @@
+"""The plain `dbt build` command from the repository root, its exit code when a data test
+fails (and what it leaves in place), docs, lint, and parsing without a database."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import dbt_scenario as sc
+import psycopg2
+import pytest
+from dbt_support import ROOT, subprocess_env
+
+DBT = str(Path(sys.executable).parent / "dbt")
+SQLFLUFF = str(Path(sys.executable).parent / "sqlfluff")
+
+
+def _dbt_build(run_date, tmp: Path) -> subprocess.CompletedProcess:
+    """Exactly the documented command: `dbt build --vars '{run_date: ...}'` from the root."""
+    return subprocess.run([DBT, "build", "--vars", f"{{run_date: {run_date}}}"], cwd=ROOT,
+                          env=subprocess_env(tmp), capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def good_then_bad(project_db: str, tmp_path_factory) -> dict:
+    """Day 1 builds; day 2 has an ad event of an unknown type, which an error-level test rejects."""
+    tmp = tmp_path_factory.mktemp("dbt-cli")
+    day1, day2 = sc.build_days()[:2]
+    day2.ads_views.append(("adv_a", "adv_a_p01", "view"))
+    conn = psycopg2.connect(project_db)
+    sc.insert_day(conn, day1)
+    first = _dbt_build(day1.date, tmp)
+    with psycopg2.connect(project_db) as c, c.cursor() as cur:
+        cur.execute("select * from marts.recommendations order by 1, 2, 3, 4")
+        day1_rows = cur.fetchall()
+    sc.insert_day(conn, day2)
+    second = _dbt_build(day2.date, tmp)
+    conn.close()
+    return {"first": first, "second": second, "day1_rows": day1_rows, "days": (day1, day2)}
+
+
+def test_plain_dbt_build_from_the_root_succeeds(good_then_bad) -> None:
+    first = good_then_bad["first"]
+    assert first.returncode == 0, first.stdout[-3000:]
+    assert good_then_bad["day1_rows"], "day 1 built no recommendations"
+
+
+def test_a_failing_data_test_exits_non_zero_and_keeps_what_was_there(good_then_bad,
+                                                                     project_db) -> None:
+    second = good_then_bad["second"]
+    assert second.returncode != 0
+    assert "FAIL 1 accepted_values_stg_logs__ads_views_event_type" in second.stdout
+    with psycopg2.connect(project_db) as conn, conn.cursor() as cur:
+        cur.execute("select * from marts.recommendations order by 1, 2, 3, 4")
+        assert cur.fetchall() == good_then_bad["day1_rows"]
+
+
+def test_docs_generate_documents_every_model_and_column(good_then_bad, dbt) -> None:
+    result = dbt("docs", "generate", run_date=good_then_bad["days"][0].date.isoformat())
+    assert result.success
+    manifest = json.loads((dbt.target / "manifest.json").read_text())
+    catalog = json.loads((dbt.target / "catalog.json").read_text())
+    assert (dbt.target / "index.html").exists()
+    models = {k: n for k, n in manifest["nodes"].items() if n["resource_type"] == "model"}
+    assert len(models) == 12
+    for key, node in models.items():
+        assert node["description"].strip(), key
+        built_columns = catalog["nodes"][key]["columns"]
+        assert set(built_columns) == set(node["columns"]), key
+        for name, column in node["columns"].items():
+            assert column["description"].strip(), f"{key}.{name}"
+    for key, source in manifest["sources"].items():
+        assert source["description"].strip(), key
+        assert all(c["description"].strip() for c in source["columns"].values()), key
+
+
+def test_sqlfluff_passes_on_the_models(project_db: str, tmp_path: Path) -> None:
+    lint = subprocess.run([SQLFLUFF, "lint", "dbt_project/models", "dbt_project/tests"],
+                          cwd=ROOT, env=subprocess_env(tmp_path), capture_output=True,
+                          text=True, timeout=600)
+    assert lint.returncode == 0, lint.stdout[-3000:] + lint.stderr[-2000:]
+    assert "All Finished" in lint.stdout + lint.stderr
+
+
+def test_parse_needs_no_database(dbt, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The DAG renders its task group from target/manifest.json made by `dbt parse`, which must
+    work with no reachable database and no vars."""
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:9/nowhere")
+    result = dbt("parse")
+    assert result.success
+    manifest = json.loads((dbt.target / "manifest.json").read_text())
+    names = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+    assert {"top_ctr", "top_product", "recommendations", "int_ad_event_counts"} <= names

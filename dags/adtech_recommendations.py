@@ -136,6 +136,9 @@ with DAG(
             group_id=step.name,
             project_config=ProjectConfig(
                 dbt_project_path=REPO_ROOT,
+                models_relative_path=DBT_PROJECT["model-paths"][0],
+                seeds_relative_path=DBT_PROJECT["seed-paths"][0],
+                snapshots_relative_path=DBT_PROJECT["snapshot-paths"][0],
                 manifest_path=MANIFEST,
                 install_dbt_deps=False,
             ),
@@ -158,6 +161,8 @@ with DAG(
     last = groups[steps.DBT_STEPS[-1].name]
     exported = export()
     published = publish()
-    started >> loads >> first
+    started >> loads
+    for group in first:
+        loads >> group
     last >> exported >> published
     [started, *loads, *groups.values(), exported, published] >> record_failure()

@@ -3,6 +3,22 @@ from __future__ import annotations
 import pytest
 
 
+@pytest.fixture(scope="session", autouse=True)
+def airflow_home(stack, tmp_path_factory):
+    """Airflow's settings for these tests (read when airflow is first imported)."""
+    import os
+
+    from pipeline.airflow_env import airflow_env
+
+    home = tmp_path_factory.mktemp("airflow_home")
+    saved = dict(os.environ)
+    os.environ.update({k: v for k, v in airflow_env(home=home).items()
+                       if k.startswith("AIRFLOW") or k == "PYTHONPATH"})
+    yield home
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 @pytest.fixture(scope="session")
 def dbt_manifest(stack) -> str:
     """target/manifest.json, which the DAG renders its dbt task groups from (no database needed)."""

@@ -19,7 +19,7 @@ def dag(dbt_manifest):
     bag = DagBag(dag_folder=str(REPO_ROOT / "dags"))
     assert bag.import_errors == {}
     assert list(bag.dag_ids) == [DAG_ID]
-    return bag.get_dag(DAG_ID)
+    return bag.dags[DAG_ID]
 
 
 def _upstream(dag, task_id: str) -> set[str]:
@@ -67,15 +67,16 @@ def test_tasks_and_their_order(dag) -> None:
 
 
 def test_each_model_is_tested_right_after_it_is_built(dag) -> None:
-    runs = [t for t in dag.task_ids if t.endswith("_run")]
-    assert runs
+    runs = [t for t in dag.task_ids if t.endswith(".run")]
+    assert {"TopCTR.top_ctr.run", "TopProduct.top_product.run"} <= set(runs)
     for run in runs:
-        test = run.removesuffix("_run") + "_test"
-        if test in dag.task_ids:
-            assert run in _upstream(dag, test)
-    assert any(t.endswith("_test") for t in dag.task_ids)
+        test = run.removesuffix(".run") + ".test"
+        assert _upstream(dag, test) == {run}
+        # whatever comes after a model waits for its tests
+        for downstream in dag.get_task(run).downstream_task_ids:
+            assert downstream == test
 
 
 def test_dbt_tasks_receive_the_run_date_var(dag) -> None:
-    task = next(t for t in dag.tasks if t.task_id.endswith("_run"))
+    task = dag.get_task("TopCTR.top_ctr.run")
     assert task.vars == {"run_date": "{{ params.run_date or data_interval_start | ds }}"}

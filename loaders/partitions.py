@@ -71,7 +71,8 @@ def swap_in(cur, source: str, day: date, staging: sql.Identifier) -> None:
     parent = sql.Identifier(RAW, source)
     partition = partition_name(source, day)
     cur.execute(sql.SQL("analyze {}").format(staging))  # planner statistics for dbt
-    cur.execute(sql.SQL("lock table {} in access exclusive mode").format(parent))
+    # ONLY: the parent alone (every reader locks it first), not every day's partition.
+    cur.execute(sql.SQL("lock table only {} in access exclusive mode").format(parent))
     cur.execute(sql.SQL("drop table if exists {}").format(sql.Identifier(RAW, partition)))
     cur.execute(sql.SQL("alter table {} rename to {}").format(staging, sql.Identifier(partition)))
     cur.execute(

@@ -74,7 +74,7 @@ class Db:
         """raw.<source>'s rows of `day` as (file columns..., s3_key), sorted."""
         columns = {"advertiser_ids": "advertiser_id"}.get(source, HEADERS[source])
         return self.query(
-            f"select {columns}, s3_key from raw.{source} where date = %s order by 1, 2, 3",
+            f"select {columns}, s3_key from raw.{source} where date = %s order by {columns}",
             (day,),
         )
 

@@ -21,7 +21,7 @@ from loaders.errors import HeaderMismatchError
 from loaders.s3objects import Readable
 
 CHUNK = 1 << 20
-MAX_LINE = 1 << 20
+MAX_LINE = CHUNK  # longer lines are rejected; >= CHUNK, so only a line across chunks can be
 BOM = b"\xef\xbb\xbf"
 FIRST_DATA_LINE = 2  # line 1 is the header
 
@@ -108,6 +108,8 @@ class PlainLines(_CopyInput):
     def _blocks(self) -> Iterator[bytes]:
         carry = b""
         for chunk in self._chunks():
+            if carry and len(carry) + _first_line_length(chunk) > MAX_LINE:
+                raise NotPlain(f"a line is longer than {MAX_LINE} bytes")
             data = carry + chunk
             cut = data.rfind(b"\n") + 1
             carry = data[cut:]
@@ -168,6 +170,8 @@ class NumberedLines(_CopyInput):
         number = self.next_number
         self.next_number += 1
         raw = raw.removesuffix(b"\r")
+        if len(raw) > MAX_LINE:
+            raw, issue = raw[:MAX_LINE], "line_too_long"
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -180,3 +184,8 @@ class NumberedLines(_CopyInput):
 
 
 _NULL = "\\N"
+
+
+def _first_line_length(chunk: bytes) -> int:
+    end = chunk.find(b"\n")
+    return len(chunk) if end < 0 else end

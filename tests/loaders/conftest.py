@@ -40,8 +40,17 @@ class Lake:
     ad_lines = staticmethod(ad_lines)
     view_lines = staticmethod(view_lines)
 
-    def put(self, source: str, day: date, lines: list[str], *, name: str = "part-0",
-            header: str | None = None, eol: str = "\n", compress: bool = False) -> str:
+    def put(
+        self,
+        source: str,
+        day: date,
+        lines: list[str],
+        *,
+        name: str = "part-0",
+        header: str | None = None,
+        eol: str = "\n",
+        compress: bool = False,
+    ) -> str:
         """One object of the source-day, with the source's header unless `header` is given
         ("" for none at all). Returns its key."""
         key = f"raw/{source}/date={day.isoformat()}/{name}"
@@ -51,8 +60,9 @@ class Lake:
         return key
 
     def put_bytes(self, key: str, body: bytes, *, compress: bool = False) -> None:
-        self.s3.put_object(Bucket=self.bucket, Key=key,
-                           Body=gzip.compress(body) if compress else body)
+        self.s3.put_object(
+            Bucket=self.bucket, Key=key, Body=gzip.compress(body) if compress else body
+        )
 
 
 @dataclass

@@ -15,8 +15,9 @@ DAY = date(2024, 11, 20)
 
 
 def expected_ads(lines: list[str], key: str) -> list[tuple]:
-    return sorted((*line.split(",")[:3], date.fromisoformat(line.split(",")[3]), key)
-                  for line in lines)
+    return sorted(
+        (*line.split(",")[:3], date.fromisoformat(line.split(",")[3]), key) for line in lines
+    )
 
 
 def test_clean_day_loads_every_source_with_its_manifest(lake, db, s3):
@@ -29,16 +30,28 @@ def test_clean_day_loads_every_source_with_its_manifest(lake, db, s3):
     results = load_day(DAY)
 
     assert [(r.source, r.rows_loaded, r.rows_rejected) for r in results] == [
-        ("advertiser_ids", 2, 0), ("product_views", 200, 0), ("ads_views", 300, 0)]
+        ("advertiser_ids", 2, 0),
+        ("product_views", 200, 0),
+        ("ads_views", 300, 0),
+    ]
     assert db.rows("ads_views", DAY) == expected_ads(ads, keys["ads_views"])
-    assert db.rows("advertiser_ids", DAY) == [("ADV1", keys["advertiser_ids"]),
-                                              ("ADV2", keys["advertiser_ids"])]
+    assert db.rows("advertiser_ids", DAY) == [
+        ("ADV1", keys["advertiser_ids"]),
+        ("ADV2", keys["advertiser_ids"]),
+    ]
     assert db.count("product_views", DAY) == 200
     for r in results:
         head = s3.head_object(Bucket=lake.bucket, Key=keys[r.source])
-        assert db.manifest(r.source, DAY) == [(keys[r.source], head["ETag"].strip('"'),
-                                               head["ContentLength"], r.rows_loaded, 0,
-                                               r.load_id)]
+        assert db.manifest(r.source, DAY) == [
+            (
+                keys[r.source],
+                head["ETag"].strip('"'),
+                head["ContentLength"],
+                r.rows_loaded,
+                0,
+                r.load_id,
+            )
+        ]
         assert not r.objects[0].checked  # clean objects take the fast path
     assert db.query("select count(*) from ops.rejected_rows") == [(0,)]
     assert db.query("select count(distinct load_id) from raw.ads_views") == [(1,)]
@@ -75,9 +88,11 @@ def test_several_objects_per_source_day(lake, db):
 
     assert result.rows_loaded == 300
     assert db.rows("ads_views", DAY) == sorted(
-        row for name, lines in parts.items() for row in expected_ads(lines, keys[name]))
+        row for name, lines in parts.items() for row in expected_ads(lines, keys[name])
+    )
     assert [(m[0], m[3]) for m in db.manifest("ads_views", DAY)] == [
-        (keys[name], 100) for name in sorted(parts)]
+        (keys[name], 100) for name in sorted(parts)
+    ]
 
 
 @pytest.mark.parametrize("name", ["part-0.csv.gz", "part-0", "part-0.csv"])
@@ -98,17 +113,23 @@ def test_crlf_lines(lake, db, compress):
 
     assert (result.rows_loaded, result.rows_rejected) == (250, 0)
     assert not result.objects[0].checked
-    assert db.query("select count(*) from raw.product_views where product_id like %s",
-                    ("%\r%",)) == [(0,)]
+    assert db.query(
+        "select count(*) from raw.product_views where product_id like %s", ("%\r%",)
+    ) == [(0,)]
 
 
 def test_last_line_without_line_ending_is_loaded(lake, db):
     key = f"raw/ads_views/date={DAY}/part-0"
-    lake.put_bytes(key, b"advertiser_id,product_id,type,date\r\nA,p1,click,2024-11-20\r\n"
-                        b"A,p2,impression,2024-11-20")
+    lake.put_bytes(
+        key,
+        b"advertiser_id,product_id,type,date\r\nA,p1,click,2024-11-20\r\n"
+        b"A,p2,impression,2024-11-20",
+    )
     assert load_source("ads_views", DAY).rows_loaded == 2
-    assert db.rows("ads_views", DAY) == [("A", "p1", "click", DAY, key),
-                                         ("A", "p2", "impression", DAY, key)]
+    assert db.rows("ads_views", DAY) == [
+        ("A", "p1", "click", DAY, key),
+        ("A", "p2", "impression", DAY, key),
+    ]
 
 
 def test_a_header_only_object_loads_nothing(lake, db):
@@ -123,15 +144,24 @@ def test_loading_a_day_leaves_other_days_untouched(lake, db):
     for day in (before, DAY, after):
         lake.put("ads_views", day, lake.ad_lines(100, day))
         load_source("ads_views", day)
-    neighbours = {day: db.query("select *, ctid::text from raw.ads_views where date = %s "
-                                "order by product_id", (day,)) for day in (before, after)}
+    neighbours = {
+        day: db.query(
+            "select *, ctid::text from raw.ads_views where date = %s order by product_id", (day,)
+        )
+        for day in (before, after)
+    }
     lake.put("ads_views", DAY, lake.ad_lines(10, DAY, "NEW"))
     load_source("ads_views", DAY)
 
     assert db.count("ads_views", DAY) == 10
     for day, rows in neighbours.items():  # same rows, same physical tuples: not rewritten
-        assert db.query("select *, ctid::text from raw.ads_views where date = %s "
-                        "order by product_id", (day,)) == rows
+        assert (
+            db.query(
+                "select *, ctid::text from raw.ads_views where date = %s order by product_id",
+                (day,),
+            )
+            == rows
+        )
         assert len(db.manifest("ads_views", day)) == 1
 
 
@@ -188,4 +218,5 @@ def test_two_days_started_together_both_succeed(lake, db):
         t.join(timeout=120)
     assert outcome == {day: 3_000 for day in days}
     assert db.query("select date, count(*) from raw.ads_views group by 1 order by 1") == [
-        (day, 3_000) for day in days]
+        (day, 3_000) for day in days
+    ]

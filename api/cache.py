@@ -23,10 +23,11 @@ class LRUCache(Generic[V]):
         self.max_entries = max_entries
         self._entries: OrderedDict[Hashable, V] = OrderedDict()
 
-    def get(self, key: Hashable) -> V | None:
+    def get(self, key: Hashable, count_miss: bool = True) -> V | None:
         value = self._entries.get(key)
         if value is None:
-            CACHE_MISSES.inc()
+            if count_miss:
+                CACHE_MISSES.inc()
             return None
         self._entries.move_to_end(key)
         CACHE_HITS.inc()

@@ -15,6 +15,8 @@ from prometheus_fastapi_instrumentator import Instrumentator
 
 from api.core.config import Settings
 from api.errors import install_error_handlers
+from api.fastlane import CachedRecommendations
+from api.metrics import LATENCY, REQUESTS
 from api.openapi import install_live_examples
 from api.routes import api_router
 from api.service import Service
@@ -45,7 +47,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.include_router(api_router)
     install_error_handlers(app)
-    instrumentator = Instrumentator(excluded_handlers=["/metrics", "/metrics/"])
+    app.add_middleware(CachedRecommendations)  # added before the instrumentator: inside it
+    instrumentator = Instrumentator(excluded_handlers=["/metrics", "/metrics/"]).add(
+        REQUESTS, LATENCY)
     instrumentator.instrument(app)
     for path in ("/metrics", "/metrics/"):
         instrumentator.expose(app, endpoint=path, include_in_schema=False)

@@ -18,7 +18,7 @@ _ALIASES = {"top_ctr": "top_ctr", "topctr": "top_ctr",
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-def _model_name(value: object) -> str:
+def model_name(value: object) -> str:
     """top_ctr / top_product, or the statement's TopCTR / TopProduct, in any case."""
     if isinstance(value, str) and (name := _ALIASES.get(value.lower())):
         return name
@@ -29,7 +29,7 @@ def _model_name(value: object) -> str:
     )
 
 
-def _iso_date(value: object) -> dt.date:
+def iso_date(value: object) -> dt.date:
     """Only YYYY-MM-DD (date.fromisoformat alone would also take 20240101 or 2024-W01-1)."""
     if isinstance(value, dt.date):
         return value
@@ -44,8 +44,8 @@ def _iso_date(value: object) -> dt.date:
     )
 
 
-ModelName = Annotated[ModelId, BeforeValidator(_model_name)]
-IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
+ModelName = Annotated[ModelId, BeforeValidator(model_name)]
+IsoDate = Annotated[dt.date, BeforeValidator(iso_date)]
 
 
 class Recommendation(BaseModel):

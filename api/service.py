@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
 from fastapi.responses import Response
@@ -31,10 +31,15 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """A finished HTTP answer: status and JSON bytes."""
+    """A finished HTTP answer: status, JSON bytes and the raw ASGI headers (for the fast lane)."""
 
     status: int
     body: bytes
+    headers: list[tuple[bytes, bytes]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "headers", [(b"content-type", JSON.encode()),
+                                             (b"content-length", str(len(self.body)).encode())])
 
     def response(self) -> Response:
         return Response(self.body, self.status, media_type=JSON)
@@ -76,14 +81,24 @@ class Service:
     async def recommendations(self, advertiser_id: str, model: str,
                               requested: dt.date | None) -> Response:
         day, publication = self.publications.snapshot.resolve(requested)
-        version = publication.published_at  # a re-published date gets new keys
-        answer = self.cache.get(("recommendations", advertiser_id, model, day, version))
+        answer = self.cache.get(_recommendations_key(advertiser_id, model, day, publication))
         if answer is None:
             answers = await run_in_threadpool(self._load_recommendations, advertiser_id, day)
             for name, each in answers.items():  # both models came from one query: keep both
-                self.cache.put(("recommendations", advertiser_id, name, day, version), each)
+                self.cache.put(_recommendations_key(advertiser_id, name, day, publication), each)
             answer = answers[model]
         return answer.response()
+
+    def cached_recommendations(self, advertiser_id: str, model: str,
+                               requested: dt.date | None) -> Answer | None:
+        """The fast lane's lookup: the cached answer, or None (FastAPI's route then answers)."""
+        snapshot = self.publications.snapshot
+        day = requested or snapshot.latest
+        publication = snapshot.days.get(day) if day else None
+        if publication is None:
+            return None
+        return self.cache.get(_recommendations_key(advertiser_id, model, day, publication),
+                              count_miss=False)
 
     async def history(self, advertiser_id: str, days: int) -> Response:
         snapshot = self.publications.snapshot
@@ -153,6 +168,12 @@ class Service:
                       freshness=Freshness(run_id="", published_at=dt.datetime.now(dt.UTC),
                                           age_seconds=0.0))
         return _ok(stats)
+
+
+def _recommendations_key(advertiser_id: str, model: str, day: dt.date,
+                         publication: Publication) -> tuple:
+    # published_at is part of the key: a re-published date never gets the old answers.
+    return ("recommendations", advertiser_id, model, day, publication.published_at)
 
 
 def _freshness(publication: Publication) -> Freshness:

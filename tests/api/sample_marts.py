@@ -53,19 +53,21 @@ group by m.model
 """
 AGREEMENT_SQL = """
 insert into marts.model_agreement
-with lists as (select advertiser_id, model, product_id from marts.recommendations
-               where date = %(day)s),
-counts as (
-    select a.advertiser_id,
-           (select count(*) from lists l
-            where l.advertiser_id = a.advertiser_id and l.model = 'top_ctr') as c,
-           (select count(*) from lists l
-            where l.advertiser_id = a.advertiser_id and l.model = 'top_product') as p,
-           (select count(*) from lists x join lists y using (advertiser_id, product_id)
-            where x.advertiser_id = a.advertiser_id and x.model = 'top_ctr'
-              and y.model = 'top_product') as o
-    from active a)
-select %(day)s, advertiser_id, c, p, o, o::numeric / nullif(c + p - o, 0) from counts
+with ctr as (select advertiser_id, product_id from marts.recommendations
+             where date = %(day)s and model = 'top_ctr'),
+viewed as (select advertiser_id, product_id from marts.recommendations
+           where date = %(day)s and model = 'top_product'),
+both_lists as (
+    select coalesce(ctr.advertiser_id, viewed.advertiser_id) as advertiser_id,
+           ctr.product_id as in_ctr, viewed.product_id as in_viewed
+    from ctr full join viewed using (advertiser_id, product_id)),
+counted as (
+    select advertiser_id, count(in_ctr) as c, count(in_viewed) as p,
+           count(*) filter (where in_ctr is not null and in_viewed is not null) as o
+    from both_lists group by advertiser_id)
+select %(day)s, a.advertiser_id, coalesce(c, 0), coalesce(p, 0), coalesce(o, 0),
+       o::numeric / nullif(c + p - o, 0)
+from active a left join counted using (advertiser_id)
 """
 CHANGES_SQL = """
 insert into marts.recommendation_changes

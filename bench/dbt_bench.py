@@ -114,8 +114,9 @@ def prepare(url: str, ads: int, views: int) -> float:
     started = time.perf_counter()
     with conn, conn.cursor() as cur:
         for source in SOURCES:  # raw tables are partitioned by day (loaders/sql/schema.sql)
-            cur.execute(f"create table raw.{source}_bench partition of raw.{source} "
-                        f"for values in ('{DAY}')")
+            cur.execute(
+                f"create table raw.{source}_bench partition of raw.{source} for values in ('{DAY}')"
+            )
         cur.execute(FILL_SQL, {"day": DAY, "views": views, "ads": ads})
     conn.autocommit = True
     with conn.cursor() as cur:
@@ -137,7 +138,7 @@ def time_query(url: str) -> tuple[float, dict]:
 
 def _lists(rows) -> dict:
     lists: dict = defaultdict(list)
-    for model, advertiser, rank, product in sorted(rows, key=lambda r: (r[0], r[1], r[2])):
+    for model, advertiser, _rank, product in sorted(rows, key=lambda r: (r[0], r[1], r[2])):
         lists[(model, advertiser)].append(product)
     return dict(lists)
 
@@ -148,7 +149,11 @@ def dbt_build(tmp: Path) -> tuple[float, dict]:
     started = time.perf_counter()
     done = subprocess.run(
         [str(Path(sys.executable).parent / "dbt"), "build", "--vars", f"{{run_date: {DAY}}}"],
-        cwd=ROOT, env=env, capture_output=True, text=True)
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - started
     if done.returncode != 0:
         sys.exit(f"dbt build failed:\n{done.stdout[-5000:]}")
@@ -164,15 +169,20 @@ def report_nodes(results: dict) -> None:
         else:
             by_type[kind].append(r["execution_time"])
     for kind, times in sorted(by_type.items()):
-        print(f"    {len(times):3d} {kind + 's':<26} {sum(times):7.2f} s (sum; "
-              f"max {max(times):.2f} s)")
+        print(
+            f"    {len(times):3d} {kind + 's':<26} {sum(times):7.2f} s (sum; "
+            f"max {max(times):.2f} s)"
+        )
 
 
 def dbt_lists(url: str) -> dict:
     conn = psycopg2.connect(url)
     with conn.cursor() as cur:
-        cur.execute("select model, advertiser_id, rank, product_id from marts.recommendations "
-                    "where date = %s", (DAY,))
+        cur.execute(
+            "select model, advertiser_id, rank, product_id from marts.recommendations "
+            "where date = %s",
+            (DAY,),
+        )
         rows = cur.fetchall()
     conn.close()
     return _lists(rows)
@@ -180,8 +190,10 @@ def dbt_lists(url: str) -> dict:
 
 def run(args: argparse.Namespace, root: Path) -> None:
     url = os.environ["DATABASE_URL"]
-    print(f"filling {args.ad_events:,} ad events and {args.product_views:,} product views "
-          f"for {DAY} ...")
+    print(
+        f"filling {args.ad_events:,} ad events and {args.product_views:,} product views "
+        f"for {DAY} ..."
+    )
     print(f"  filled in {prepare(url, args.ad_events, args.product_views):.1f} s")
 
     query_times = []
@@ -189,19 +201,26 @@ def run(args: argparse.Namespace, root: Path) -> None:
         seconds, query_lists = time_query(url)
         query_times.append(seconds)
     query = min(query_times)
-    print(f"baseline: hand-written query, both top-20 lists from raw: {query:.2f} s "
-          f"(runs: {', '.join(f'{t:.2f}' for t in query_times)})")
+    print(
+        f"baseline: hand-written query, both top-20 lists from raw: {query:.2f} s "
+        f"(runs: {', '.join(f'{t:.2f}' for t in query_times)})"
+    )
 
     for label in ("first build (creates the marts)", "nightly build (incremental)"):
         wall, results = dbt_build(root / label.split()[0])
         elapsed = results["elapsed_time"]
-        print(f"dbt build, {label}: {elapsed:.2f} s inside dbt, {wall:.2f} s wall "
-              f"(with interpreter start and parse)")
+        print(
+            f"dbt build, {label}: {elapsed:.2f} s inside dbt, {wall:.2f} s wall "
+            f"(with interpreter start and parse)"
+        )
         report_nodes(results)
-        models = sum(r["execution_time"] for r in results["results"]
-                     if r["unique_id"].startswith("model."))
-        print(f"  ratio to the query: dbt build {elapsed / query:.2f}x "
-              f"(models alone {models / query:.2f}x; target <= 2x)")
+        models = sum(
+            r["execution_time"] for r in results["results"] if r["unique_id"].startswith("model.")
+        )
+        print(
+            f"  ratio to the query: dbt build {elapsed / query:.2f}x "
+            f"(models alone {models / query:.2f}x; target <= 2x)"
+        )
     same = dbt_lists(url) == query_lists
     print(f"dbt's lists equal the query's: {same}")
     if not same:

@@ -53,8 +53,18 @@ def dbt(tmp_path_factory: pytest.TempPathFactory) -> DbtRun:
     def run(*args: str, run_date: str | None = None, **variables) -> dbtRunnerResult:
         if run_date is not None:
             variables["run_date"] = run_date
-        cli = [*args, "--project-dir", str(ROOT), "--profiles-dir", str(ROOT),
-               "--target-path", str(target), "--log-path", str(target / "logs"), "--quiet"]
+        cli = [
+            *args,
+            "--project-dir",
+            str(ROOT),
+            "--profiles-dir",
+            str(ROOT),
+            "--target-path",
+            str(target),
+            "--log-path",
+            str(target / "logs"),
+            "--quiet",
+        ]
         if variables:
             cli += ["--vars", json.dumps(variables)]
         return dbtRunner().invoke(cli)

@@ -63,8 +63,13 @@ def _add_ties(day: Day) -> None:
     """adv_c: three products with 9 views each; CTRs 1/2, 2/4, 2/4 and 0/3, 0/5."""
     for product in ("tie_3", "tie_1", "tie_2"):
         day.product_views += [("adv_c", product)] * 9
-    for product, impressions, clicks in [("half_small", 2, 1), ("half_b", 4, 2),
-                                         ("half_a", 4, 2), ("zero_3", 3, 0), ("zero_5", 5, 0)]:
+    for product, impressions, clicks in [
+        ("half_small", 2, 1),
+        ("half_b", 4, 2),
+        ("half_a", 4, 2),
+        ("zero_3", 3, 0),
+        ("zero_5", 5, 0),
+    ]:
         day.ads_views += [("adv_c", product, "impression")] * impressions
         day.ads_views += [("adv_c", product, "click")] * clicks
 
@@ -75,8 +80,10 @@ SOURCES = ("advertiser_ids", "product_views", "ads_views")
 def create_partitions(cur, day: dt.date) -> None:
     """The raw tables are partitioned by date (one partition per day, loaders/sql/schema.sql)."""
     for source in SOURCES:
-        cur.execute(f"create table if not exists raw.{source}_{day:%Y%m%d} "
-                    f"partition of raw.{source} for values in ('{day}')")
+        cur.execute(
+            f"create table if not exists raw.{source}_{day:%Y%m%d} "
+            f"partition of raw.{source} for values in ('{day}')"
+        )
 
 
 def insert_day(conn, day: Day) -> None:
@@ -84,14 +91,21 @@ def insert_day(conn, day: Day) -> None:
     key = f"raw/{{}}/date={day.date}/part-0.csv"
     with conn, conn.cursor() as cur:
         create_partitions(cur, day.date)
-        execute_values(cur, "insert into raw.advertiser_ids values %s",
-                       [(day.date, a, key.format("advertiser_ids"), "test") for a in day.active])
-        execute_values(cur, "insert into raw.product_views values %s",
-                       [(a, p, day.date, key.format("product_views"), "test")
-                        for a, p in day.product_views])
-        execute_values(cur, "insert into raw.ads_views values %s",
-                       [(a, p, t, day.date, key.format("ads_views"), "test")
-                        for a, p, t in day.ads_views])
+        execute_values(
+            cur,
+            "insert into raw.advertiser_ids values %s",
+            [(day.date, a, key.format("advertiser_ids"), "test") for a in day.active],
+        )
+        execute_values(
+            cur,
+            "insert into raw.product_views values %s",
+            [(a, p, day.date, key.format("product_views"), "test") for a, p in day.product_views],
+        )
+        execute_values(
+            cur,
+            "insert into raw.ads_views values %s",
+            [(a, p, t, day.date, key.format("ads_views"), "test") for a, p, t in day.ads_views],
+        )
 
 
 # ---- expected marts --------------------------------------------------------------------------
@@ -107,18 +121,23 @@ def expected_lists(day: Day, top_n: int = TOP_N) -> dict[tuple[str, str], list[R
     clicks = Counter((a, p) for a, p, t in day.ads_views if a in active and t == "click")
     lists: dict[tuple[str, str], list[Row]] = {}
     for adv in sorted(active):
-        viewed = sorted(((p, n) for (a, p), n in views.items() if a == adv),
-                        key=lambda pn: (-pn[1], pn[0]))[:top_n]
+        viewed = sorted(
+            ((p, n) for (a, p), n in views.items() if a == adv), key=lambda pn: (-pn[1], pn[0])
+        )[:top_n]
         if viewed:
-            lists[(adv, "top_product")] = [(r, p, float(n), n, None, None)
-                                           for r, (p, n) in enumerate(viewed, 1)]
-        eligible = [(p, impressions[(a, p)], clicks[(a, p)])
-                    for (a, p) in set(impressions) | set(clicks)
-                    if a == adv and impressions[(a, p)] >= 1]
+            lists[(adv, "top_product")] = [
+                (r, p, float(n), n, None, None) for r, (p, n) in enumerate(viewed, 1)
+            ]
+        eligible = [
+            (p, impressions[(a, p)], clicks[(a, p)])
+            for (a, p) in set(impressions) | set(clicks)
+            if a == adv and impressions[(a, p)] >= 1
+        ]
         ranked = sorted(eligible, key=lambda e: (-Fraction(e[2], e[1]), -e[2], -e[1], e[0]))
         if ranked[:top_n]:
-            lists[(adv, "top_ctr")] = [(r, p, c / i, None, i, c)
-                                       for r, (p, i, c) in enumerate(ranked[:top_n], 1)]
+            lists[(adv, "top_ctr")] = [
+                (r, p, c / i, None, i, c) for r, (p, i, c) in enumerate(ranked[:top_n], 1)
+            ]
     return lists
 
 
@@ -128,8 +147,12 @@ def expected_coverage(day: Day, lists) -> dict[str, tuple]:
     for model in MODELS:
         lengths = [len(rows) for (_, m), rows in lists.items() if m == model]
         n_active = len(day.active)
-        out[model] = (n_active, len(lengths), len(lengths) / n_active,
-                      sum(lengths) / len(lengths) if lengths else 0.0)
+        out[model] = (
+            n_active,
+            len(lengths),
+            len(lengths) / n_active,
+            sum(lengths) / len(lengths) if lengths else 0.0,
+        )
     return out
 
 
@@ -143,8 +166,12 @@ def expected_agreement(day: Day, lists) -> dict[str, tuple]:
     for adv in day.active:
         ctr, prod = _products(lists, adv, "top_ctr"), _products(lists, adv, "top_product")
         union = ctr | prod
-        out[adv] = (len(ctr), len(prod), len(ctr & prod),
-                    len(ctr & prod) / len(union) if union else None)
+        out[adv] = (
+            len(ctr),
+            len(prod),
+            len(ctr & prod),
+            len(ctr & prod) / len(union) if union else None,
+        )
     return out
 
 
@@ -161,6 +188,11 @@ def expected_changes(day: Day, history: dict[dt.date, dict]) -> dict[tuple[str, 
                 continue
             previous = _products(history[earlier[-1]], adv, model)
             kept = len(current & previous)
-            out[(adv, model)] = (earlier[-1], kept, len(current - previous),
-                                 len(previous - current), kept / len(current | previous))
+            out[(adv, model)] = (
+                earlier[-1],
+                kept,
+                len(current - previous),
+                len(previous - current),
+                kept / len(current | previous),
+            )
     return out

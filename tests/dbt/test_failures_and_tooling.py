@@ -19,8 +19,14 @@ SQLFLUFF = str(Path(sys.executable).parent / "sqlfluff")
 
 def _dbt_build(run_date, tmp: Path) -> subprocess.CompletedProcess:
     """Exactly the documented command: `dbt build --vars '{run_date: ...}'` from the root."""
-    return subprocess.run([DBT, "build", "--vars", f"{{run_date: {run_date}}}"], cwd=ROOT,
-                          env=subprocess_env(tmp), capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [DBT, "build", "--vars", f"{{run_date: {run_date}}}"],
+        cwd=ROOT,
+        env=subprocess_env(tmp),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +53,9 @@ def test_plain_dbt_build_from_the_root_succeeds(good_then_bad) -> None:
     assert good_then_bad["day1_rows"], "day 1 built no recommendations"
 
 
-def test_a_failing_data_test_exits_non_zero_and_keeps_what_was_there(good_then_bad,
-                                                                     project_db) -> None:
+def test_a_failing_data_test_exits_non_zero_and_keeps_what_was_there(
+    good_then_bad, project_db
+) -> None:
     second = good_then_bad["second"]
     assert second.returncode != 0
     assert "FAIL 1 accepted_values_stg_logs__ads_views_event_type" in second.stdout
@@ -77,9 +84,14 @@ def test_docs_generate_documents_every_model_and_column(good_then_bad, dbt) -> N
 
 
 def test_sqlfluff_passes_on_the_models(project_db: str, tmp_path: Path) -> None:
-    lint = subprocess.run([SQLFLUFF, "lint", "dbt_project/models", "dbt_project/tests"],
-                          cwd=ROOT, env=subprocess_env(tmp_path), capture_output=True,
-                          text=True, timeout=600)
+    lint = subprocess.run(
+        [SQLFLUFF, "lint", "dbt_project/models", "dbt_project/tests"],
+        cwd=ROOT,
+        env=subprocess_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert lint.returncode == 0, lint.stdout[-3000:] + lint.stderr[-2000:]
     assert "All Finished" in lint.stdout + lint.stderr
 

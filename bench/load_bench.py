@@ -35,6 +35,36 @@ KEY = f"raw/ads_views/date={DAY}/part-00000.csv"
 BLOCK_LINES = 100_000
 
 
+class CpuMeter:
+    """CPU seconds used by the stack's PostgreSQL (postmaster, its children, reaped backends)
+    and by its S3 server: less sensitive than wall time to other jobs on a shared machine."""
+
+    def __init__(self, root: Path) -> None:
+        self.postmaster = int((root / "postgres/data/postmaster.pid").read_text().split()[0])
+        self.s3 = int((root / "s3/s3.pid").read_text())
+        self.tick = os.sysconf("SC_CLK_TCK")
+
+    def _stat(self, pid: int) -> list[str]:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+    def postgres(self) -> float:
+        fields = self._stat(self.postmaster)
+        total = sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    child = self._stat(int(entry.name))
+                except (FileNotFoundError, ProcessLookupError):
+                    continue
+                if int(child[1]) == self.postmaster:
+                    total += int(child[11]) + int(child[12])
+        return total / self.tick
+
+    def s3_server(self) -> float:
+        fields = self._stat(self.s3)
+        return (int(fields[11]) + int(fields[12])) / self.tick
+
+
 def write_day(path: Path, rows: int, bad: float, compress: bool) -> None:
     """`rows` lines (plus header): ten random 100,000-line blocks written in rotation."""
     rng = random.Random(20241120)
@@ -65,7 +95,12 @@ def open_for_write(path: Path, compress: bool):
     return gzip.open(path, "wb", compresslevel=1) if compress else open(path, "wb")
 
 
-def plain_copy(url: str, path: Path, fmt: str) -> float:
+PLAIN_TABLE = "advertiser_id text, product_id text, type text, date date"
+# The same with the two columns the raw tables must also hold, filled by constant defaults.
+WIDE_TABLE = PLAIN_TABLE + f", s3_key text default '{KEY}', load_id text default '0123456789abcdef'"
+
+
+def plain_copy(url: str, path: Path, fmt: str, table: str = PLAIN_TABLE) -> float:
     """Seconds for COPY of the local file into a fresh unconstrained table (commit included)."""
     import psycopg2
 
@@ -85,7 +120,10 @@ def plain_copy(url: str, path: Path, fmt: str) -> float:
             with opener(path, "rb") as f:
                 if fmt == "text":
                     f.readline()
-                cur.copy_expert(f"copy bench_plain from stdin with ({options})", f, size=1 << 20)
+                columns = "advertiser_id, product_id, type, date"
+                cur.copy_expert(
+                    f"copy bench_plain ({columns}) from stdin with ({options})", f, size=1 << 20
+                )
             conn.commit()
             seconds = time.perf_counter() - started
             cur.execute("drop table bench_plain")
@@ -95,8 +133,9 @@ def plain_copy(url: str, path: Path, fmt: str) -> float:
         conn.close()
 
 
-def loader_run(env: dict[str, str]) -> tuple[dict, float]:
-    """One load in a child process: its own report and its peak RSS in MB."""
+def loader_run(env: dict[str, str]) -> tuple[float, dict]:
+    """One load in a child process: seconds (its own measure) and its report, peak RSS and
+    CPU."""
     import psycopg2
 
     conn = psycopg2.connect(env["DATABASE_URL"])  # start every run from an empty day
@@ -115,7 +154,12 @@ def loader_run(env: dict[str, str]) -> tuple[dict, float]:
     _, status, usage = os.wait4(child.pid, 0)
     if status != 0:
         raise SystemExit(f"loader run failed (status {status})")
-    return json.loads(out), usage.ru_maxrss / 1024  # KiB on Linux
+    report = json.loads(out)
+    return report.pop("seconds"), {
+        **report,
+        "rss_mb": usage.ru_maxrss / 1024,
+        "client_cpu": usage.ru_utime + usage.ru_stime,
+    }
 
 
 def child() -> None:
@@ -127,7 +171,7 @@ def child() -> None:
         json.dumps(
             {
                 "seconds": result.seconds,
-                "rows": result.rows_loaded,
+                "loaded": result.rows_loaded,
                 "rejected": result.rows_rejected,
                 "checked": sum(o.checked for o in result.objects),
             }
@@ -183,29 +227,59 @@ def run(args: argparse.Namespace, root: Path, env: dict[str, str]) -> None:
         flush=True,
     )
 
-    csv_s, text_s, load_s, rss = [], [], [], []
+    url, meter = env["DATABASE_URL"], CpuMeter(root)
+    contenders = {
+        "plain COPY csv": lambda: (plain_copy(url, path, "csv"), {}),
+        "loader": lambda: loader_run(env),
+        "plain COPY text": lambda: (plain_copy(url, path, "text"), {}),
+        "COPY text, 6 cols": lambda: (plain_copy(url, path, "text", WIDE_TABLE), {}),
+    }
+    runs: dict[str, list[dict]] = {name: [] for name in contenders}
     for i in range(args.repeat):
-        csv_s.append(plain_copy(env["DATABASE_URL"], path, "csv"))
-        report, peak = loader_run(env)
-        load_s.append(report["seconds"])
-        rss.append(peak)
-        text_s.append(plain_copy(env["DATABASE_URL"], path, "text"))
+        for name, contender in contenders.items():
+            pg, s3 = meter.postgres(), meter.s3_server()
+            seconds, extra = contender()
+            time.sleep(1)  # let the postmaster reap the backend, so its CPU is counted
+            runs[name].append(
+                {
+                    "seconds": seconds,
+                    "pg_cpu": meter.postgres() - pg,
+                    "s3_cpu": meter.s3_server() - s3,
+                    **extra,
+                }
+            )
         print(
-            f"run {i + 1}: COPY csv {csv_s[-1]:.2f} s, loader {load_s[-1]:.2f} s "
-            f"({report['rows']:,} loaded, {report['rejected']:,} rejected, "
-            f"{report['checked']} object(s) checked), COPY text {text_s[-1]:.2f} s, "
-            f"loader peak RSS {peak:.0f} MB",
+            f"run {i + 1}: "
+            + ", ".join(f"{name} {r[-1]['seconds']:.1f} s" for name, r in runs.items()),
             flush=True,
         )
+    report(args.rows, runs)
 
-    rows = args.rows
-    best = {"plain COPY csv": min(csv_s), "plain COPY text": min(text_s), "loader": min(load_s)}
-    for name, seconds in best.items():
-        print(f"{name:16} best {seconds:6.2f} s = {rows / seconds:>12,.0f} rows/s")
-    for name in ("plain COPY csv", "plain COPY text"):
-        print(f"loader / {name}: {best[name] / best['loader']:.0%} (target >= 75%)")
+
+def report(rows: int, runs: dict[str, list[dict]]) -> None:
+    best = {name: min(r, key=lambda x: x["seconds"]) for name, r in runs.items()}
     print(
-        f"loader peak RSS: {max(rss):.0f} MB (target < 300 MB); load average now "
+        f"{'':18} {'best s':>7} {'rows/s':>10} {'PG CPU s':>9} {'S3 CPU s':>9} {'client CPU s':>12}"
+    )
+    for name, b in best.items():
+        pg_cpu = min(x["pg_cpu"] for x in runs[name])
+        print(
+            f"{name:18} {b['seconds']:7.2f} {rows / b['seconds']:>10,.0f} {pg_cpu:9.1f} "
+            f"{b['s3_cpu']:9.1f} {b.get('client_cpu', float('nan')):12.1f}"
+        )
+    loader = best["loader"]
+    print(
+        f"loader: {loader['loaded']:,} rows loaded, {loader['rejected']:,} rejected, "
+        f"{loader['checked']} object(s) on the checked path"
+    )
+    for name in ("plain COPY csv", "plain COPY text"):
+        print(
+            f"loader / {name}: {best[name]['seconds'] / loader['seconds']:.0%} rows/s "
+            "(target >= 75%)"
+        )
+    peak = max(x["rss_mb"] for x in runs["loader"])
+    print(
+        f"loader peak RSS: {peak:.0f} MB (target < 300 MB); load average now "
         f"{os.getloadavg()[0]:.1f}"
     )
 

@@ -15,7 +15,7 @@ from loaders.sources import EVENT_TYPES, Kind, Source
 REASONS = (
     "invalid_encoding",  # not UTF-8 or holds a NUL byte (found while reading)
     "line_too_long",  # longer than streams.MAX_LINE (kept truncated)
-    "quoted_field",  # holds a double quote: the format has no quoting (docs/loaders.md)
+    "quoted_field",  # holds a double quote: the format has no quoting (loaders/README.md)
     "wrong_field_count",
     "empty_id",
     "invalid_type",

@@ -131,7 +131,7 @@ def main() -> None:
     try:
         pg.start()
         published = fill_published_marts(pg.url(), DAYS, args.advertisers)
-        ids = list(published.latest.active)
+        ids = list(published.active)
         env = {"ADTECH_API_DATABASE_URL": pg.url(user="adtech_api")}
         with uvicorn_server("api.main:app", env) as app_base:
             sizes = []

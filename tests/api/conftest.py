@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -20,10 +24,13 @@ from fastapi.testclient import TestClient
 
 from api.core.config import Settings
 from api.main import create_app
-from tests.api.sample_marts import Published, fill_published_marts
+from tests.api.sample_marts import Published, describe_published
 
+ROOT = Path(__file__).resolve().parents[2]
 DAYS = [dt.date(2024, 11, 18), dt.date(2024, 11, 19), dt.date(2024, 11, 20)]
-ADVERTISERS = 30
+# Two extra advertisers on every day's active list, added as extra files in the day partitions:
+# one with product views but no ad events (no TopCTR list), one with no events at all.
+NO_ADS, SILENT = "ZZNOADS0000000000001", "ZZSILENT000000000001"
 FAST_POLL = 0.2  # seconds: tests wait for a new day, so poll often
 
 
@@ -50,14 +57,40 @@ def new_database(admin_url: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def published(admin_url: str) -> Iterator[Published]:
-    """Three published days for 30 advertisers, shared by the read-only tests.
-
-    The ONE place that makes published marts: fill_published_marts writes them directly today;
-    switch it to the real pipeline (generate + pipeline.steps.run_day per day) when that exists.
-    """
+def published(stack, s3, admin_url: str) -> Iterator[Published]:
+    """Three days published by the real pipeline, shared by the tests that only read."""
+    bucket = f"t-api-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=bucket)
     with new_database(admin_url) as url:
-        yield fill_published_marts(url, DAYS, ADVERTISERS)
+        yield fill_published_marts(stack.env, s3, url, bucket)
+
+
+def fill_published_marts(stack_env: dict[str, str], s3, url: str, bucket: str) -> Published:
+    """The ONE place that makes the shared published marts: `adtech generate` writes three days
+    of logs to S3, then `adtech run --date D` (load -> dbt build -> export -> publish) per day."""
+    env = {**os.environ, **stack_env, "DATABASE_URL": url, "ADTECH_S3_BUCKET": bucket,
+           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    adtech(env, "generate", "--start", DAYS[0].isoformat(), "--days", str(len(DAYS)),
+           "--advertisers", "10", "--active", "10", "--churn", "0", "--products", "40",
+           "--views-per-day", "3000", "--ad-events-per-day", "3000", "--click-rate", "0.1",
+           "--seed", "11")
+    prefix = env.get("ADTECH_S3_PREFIX", "raw/")
+    for day in DAYS:
+        s3.put_object(Bucket=bucket, Key=f"{prefix}advertiser_ids/date={day}/extra.csv",
+                      Body=f"advertiser_id\n{NO_ADS}\n{SILENT}\n".encode())
+        views = "".join(f"{NO_ADS},p{i % 7},{day}\n" for i in range(30))
+        s3.put_object(Bucket=bucket, Key=f"{prefix}product_views/date={day}/extra.csv",
+                      Body=f"advertiser_id,product_id,date\n{views}".encode())
+    for day in DAYS:
+        adtech(env, "run", "--date", day.isoformat())
+    return describe_published(url, no_ads=NO_ADS, silent=SILENT)
+
+
+def adtech(env: dict[str, str], *args: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "pipeline", *args], env=env, cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, f"adtech {' '.join(args)} failed:\n{result.stderr[-3000:]}"
 
 
 def settings_for(url: str, **overrides) -> Settings:

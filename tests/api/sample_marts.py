@@ -1,10 +1,10 @@
-"""Published marts for the API's tests and benchmark, written straight into PostgreSQL.
+"""Published marts written straight into PostgreSQL, in seconds, for the tests that need a
+database of their own (a new day, the outage) and for bench/api_bench.py.
 
-This stands in for the real pipeline (load -> dbt -> publish) until `pipeline.steps.run_day`
-and the dbt marts exist: it creates the four marts tables as docs/ARCHITECTURE.md describes them,
-fills `marts.recommendations` with lists ranked by the DESIGN.md rules, derives the three summary
-marts from it in SQL, and publishes the day in `ops.published_days`. The only caller is the
-`fill_published_marts` fixture function in conftest.py (and bench/api_bench.py).
+The shared `published` fixture (conftest.py) runs the real pipeline instead. This writer creates
+the four marts tables as docs/ARCHITECTURE.md describes them (if dbt has not), fills
+`marts.recommendations` with lists ranked by the DESIGN.md rules, derives the three summary marts
+from it in SQL the way the dbt models do, and publishes the day in `ops.published_days`.
 """
 
 from __future__ import annotations
@@ -88,12 +88,6 @@ from pairs group by advertiser_id, model
 """
 
 
-@dataclass(frozen=True)
-class SampleDay:
-    day: dt.date
-    active: tuple[str, ...]  # every active advertiser, including the ones without lists
-
-
 def advertiser_ids(count: int, seed: int = 7) -> list[str]:
     """Ids shaped like the course's (20 upper-case letters and digits)."""
     rng = random.Random(seed)
@@ -123,7 +117,7 @@ def _rows(day: dt.date, advertiser: str, rng: random.Random, *, ads: bool) -> li
     return rows
 
 
-def publish_day(url: str, day: dt.date, active: list[str], seed: int = 7) -> SampleDay:
+def publish_day(url: str, day: dt.date, active: list[str], seed: int = 7) -> None:
     """Write and publish one day. The first active advertiser has no ad events (no TopCTR list);
     the last has no events at all (active, but no list in either model)."""
     rng = random.Random(f"{seed}-{day.isoformat()}")
@@ -143,7 +137,6 @@ def publish_day(url: str, day: dt.date, active: list[str], seed: int = 7) -> Sam
                         (day, f"sample-{day.isoformat()}"))
     finally:
         conn.close()
-    return SampleDay(day, tuple(active))
 
 
 def _tsv(rows: list[tuple]) -> str:
@@ -152,12 +145,41 @@ def _tsv(rows: list[tuple]) -> str:
 
 @dataclass(frozen=True)
 class Published:
+    """What a filled database holds, as the tests need it (read back from the database)."""
+
     url: str  # owner's URL of the database
-    days: tuple[SampleDay, ...]
+    days: tuple[dt.date, ...]  # published dates, oldest first
+    run_ids: dict[dt.date, str]
+    active: tuple[str, ...]  # every advertiser active on the latest date
+    advertisers: tuple[str, ...]  # active on every date, with both lists on the latest
+    no_ads: str  # active on the latest date, product views but no ad events
+    silent: str  # active on the latest date, no events at all
 
     @property
-    def latest(self) -> SampleDay:
+    def latest(self) -> dt.date:
         return self.days[-1]
+
+
+def describe_published(url: str, no_ads: str, silent: str) -> Published:
+    conn = psycopg2.connect(url)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("select date, run_id from ops.published_days order by date")
+            run_ids = dict(cur.fetchall())
+            days = tuple(run_ids)
+            cur.execute("select advertiser_id from marts.model_agreement where date = %s"
+                        " order by advertiser_id", (days[-1],))
+            active = tuple(r[0] for r in cur.fetchall())
+            cur.execute("""
+                select advertiser_id from marts.model_agreement
+                where date = %s and top_ctr_count > 0 and top_product_count > 0
+                  and advertiser_id in (select advertiser_id from marts.model_agreement
+                                        group by 1 having count(*) = %s)
+                order by advertiser_id""", (days[-1], len(days)))
+            advertisers = tuple(r[0] for r in cur.fetchall())
+    finally:
+        conn.close()
+    return Published(url, days, run_ids, active, advertisers, no_ads, silent)
 
 
 def fill_published_marts(url: str, days: list[dt.date], advertisers: int,
@@ -167,4 +189,6 @@ def fill_published_marts(url: str, days: list[dt.date], advertisers: int,
 
     bootstrap(url)
     active = advertiser_ids(advertisers, seed)
-    return Published(url, tuple(publish_day(url, d, active, seed) for d in days))
+    for day in days:
+        publish_day(url, day, active, seed)
+    return describe_published(url, no_ads=active[0], silent=active[-1])

@@ -16,7 +16,7 @@ import pytest
 from api.main import create_app
 from devstack.postgres import LocalPostgres
 from tests.api.conftest import FAST_POLL, free_port, live_server, settings_for, wait_for
-from tests.api.sample_marts import fill_published_marts, publish_day
+from tests.api.sample_marts import advertiser_ids, fill_published_marts, publish_day
 
 DAYS = [dt.date(2024, 11, 18), dt.date(2024, 11, 19)]
 NEXT_DAY = dt.date(2024, 11, 20)
@@ -36,7 +36,7 @@ def own_postgres():
 def test_database_outage_gives_fast_503_then_recovers(own_postgres, http):
     url = own_postgres.url()
     published = fill_published_marts(url, DAYS, advertisers=8)
-    cached, uncached = published.latest.active[1], published.latest.active[2]
+    cached, uncached = published.advertisers[1], published.advertisers[2]
     app = create_app(settings_for(url, connect_timeout_seconds=2))
     with live_server(app) as base:
         assert http.get(f"{base}/recommendations/{cached}/top_ctr").status_code == 200
@@ -63,7 +63,7 @@ def test_database_outage_gives_fast_503_then_recovers(own_postgres, http):
         assert recovered, "the service did not recover after the database came back"
         assert http.get(f"{base}/health/ready").status_code == 200
         # The publication watcher recovered too: a day published now is served by default.
-        publish_day(url, NEXT_DAY, list(published.latest.active))
+        publish_day(url, NEXT_DAY, advertiser_ids(8))
         moved = wait_for(lambda: http.get(f"{base}/recommendations/{uncached}/top_ctr")
                          .json()["date"] == NEXT_DAY.isoformat(), timeout=FAST_POLL * 10)
         assert moved, "the new day was not picked up after the outage"

@@ -31,12 +31,12 @@ def api_conn(published):
     conn.close()
 
 
-def test_role_reads_what_the_api_needs(api_conn):
+def test_role_reads_what_the_api_needs(api_conn, published):
     with api_conn.cursor() as cur:
         cur.execute("select current_user, count(*) from marts.recommendations")
         user, rows = cur.fetchone()
         cur.execute("select count(*) from ops.published_days")
-        assert user == "adtech_api" and rows > 0 and cur.fetchone()[0] == 3
+        assert user == "adtech_api" and rows > 0 and cur.fetchone()[0] == len(published.days)
 
 
 @pytest.mark.parametrize("sql", WRITES)

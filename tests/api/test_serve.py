@@ -29,9 +29,9 @@ def test_serve_starts_the_api(published, http):
                 return False
 
         assert wait_for(ready, timeout=30, interval=0.2), "adtech serve did not become ready"
-        advertiser = published.latest.active[1]
+        advertiser = published.advertisers[1]
         body = http.get(f"{base}/recommendations/{advertiser}/TopCTR").json()
-        assert body["date"] == published.latest.day.isoformat()
+        assert body["date"] == published.latest.isoformat()
         assert body["model"] == "top_ctr" and body["recommendations"]
     finally:
         proc.terminate()

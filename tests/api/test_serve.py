@@ -1,4 +1,5 @@
-"""`adtech serve` (api.cli.serve) starts a server that answers from the published marts."""
+"""`adtech serve` (api.cli.serve, wired into the `adtech` script) starts a server that answers
+from the published marts."""
 
 from __future__ import annotations
 
@@ -10,14 +11,14 @@ from pathlib import Path
 from tests.api.conftest import api_role_url, free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-RUN_SERVE = "import typer; from api.cli import serve; typer.run(serve)"
 
 
 def test_serve_starts_the_api(published, http):
     port = free_port()
     env = {**os.environ, "ADTECH_API_DATABASE_URL": api_role_url(published.url)}
-    proc = subprocess.Popen([sys.executable, "-c", RUN_SERVE, "--port", str(port)], env=env,
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    command = [sys.executable, "-m", "pipeline", "serve", "--port", str(port)]  # adtech serve
+    proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
     try:
         base = f"http://127.0.0.1:{port}"
 

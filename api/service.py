@@ -50,6 +50,8 @@ def _ok(model: BaseModel) -> Answer:
 
 
 class Service:
+    """One per app (made by the lifespan): the pool, the answer cache and the published dates."""
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.db = Database(settings)

@@ -61,21 +61,35 @@ def _reason_case(source: Source) -> sql.Composable:
                     f, sql.SQL(", ").join(map(sql.Literal, EVENT_TYPES))
                 )
             )
-        elif kind == Kind.DATE:
-            whens += [
-                sql.SQL("when {} !~ {} then 'unparsable_date'").format(f, sql.Literal(_ISO_DATE)),
+        elif kind == Kind.DATE:  # the common case (the partition's day) costs one comparison
+            whens.append(
                 sql.SQL(
+                    "when {f} <> %(day_iso)s then case "
+                    "when {f} !~ {iso} then 'unparsable_date' "
                     "when substr({f}, 9, 2)::int > extract(day from "
                     "(substr({f}, 1, 7) || '-01')::date + interval '1 month' - interval '1 day') "
-                    "then 'unparsable_date'"
-                ).format(f=f),
-                sql.SQL("when {} <> %(day_iso)s then 'date_outside_partition'").format(f),
-            ]
+                    "then 'unparsable_date' "
+                    "else 'date_outside_partition' end"
+                ).format(f=f, iso=sql.Literal(_ISO_DATE))
+            )
     return sql.SQL("case {} end").format(sql.SQL(" ").join(whens))
 
 
-def judge_statement(source: Source, staging: sql.Composable) -> sql.Composed:
-    """Parameters: day (date), day_iso (text), source, s3_key, load_id.
+def _judged(source: Source, keep: str) -> sql.Composed:
+    """The landing table's lines with their reject reason (null: valid), those where `keep`.
+    OFFSET 0 keeps the inner query from being flattened into the outer one, which would split
+    a line once per reference to `f` instead of once."""
+    return sql.SQL(
+        "select * from (select line_number, line, f, {reason} as reason from ("
+        "select line_number, line, issue, string_to_array(line, ',') as f from {landing} "
+        "offset 0) as lines) as judged where {keep}"
+    ).format(reason=_reason_case(source), landing=LANDING, keep=sql.SQL(keep))
+
+
+def judge_statements(source: Source, staging: sql.Composable) -> tuple[sql.Composed, ...]:
+    """Two statements over the landing table: rejects into ops.rejected_rows, then valid lines
+    into `staging` (two cheap scans cost less than materializing the split lines once).
+    Parameters: day (date), day_iso (text), source, s3_key, load_id.
 
     Valid lines get the partition's day as `date`: equal to their own date field by the
     checks, and the day itself for advertiser_ids, whose lines have no date."""
@@ -87,25 +101,21 @@ def judge_statement(source: Source, staging: sql.Composable) -> sql.Composed:
     if source.date_field is None:
         columns.append("date")
         file_values.append(sql.SQL("%(day)s"))
-    return sql.SQL("""
-with judged as (
-    select line_number, line, f, {reason} as reason
-    from (select line_number, line, issue, string_to_array(line, ',') as f from {landing}) lines
-),
-rejected as (
-    insert into ops.rejected_rows (date, source, s3_key, line_number, line, reason, load_id)
-    select %(day)s, %(source)s, %(s3_key)s, line_number, line, reason, %(load_id)s
-    from judged where reason is not null
-)
-insert into {staging} ({columns}, s3_key, load_id)
-select {values}, %(s3_key)s, %(load_id)s from judged where reason is null
-""").format(
-        reason=_reason_case(source),
-        landing=LANDING,
+    rejects = sql.SQL(
+        "insert into ops.rejected_rows (date, source, s3_key, line_number, line, reason, "
+        "load_id) select %(day)s, %(source)s, %(s3_key)s, line_number, line, reason, "
+        "%(load_id)s from ({}) as rejected"
+    ).format(_judged(source, "reason is not null"))
+    valid = sql.SQL(
+        "insert into {staging} ({columns}, s3_key, load_id) "
+        "select {values}, %(s3_key)s, %(load_id)s from ({judged}) as valid"
+    ).format(
         staging=staging,
         columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
         values=sql.SQL(", ").join(file_values),
+        judged=_judged(source, "reason is null"),
     )
+    return rejects, valid
 
 
 def plain_endings(source: Source, day_iso: str) -> tuple[bytes, ...]:

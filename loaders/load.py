@@ -254,16 +254,15 @@ def _checked_copy(
         except psycopg2.errors.QueryCanceled:
             _raise_read_failure(lines.failure)
             raise
-        cur.execute(
-            checks.judge_statement(spec, staging),
-            {
-                "day": day,
-                "day_iso": day.isoformat(),
-                "source": spec.name,
-                "s3_key": obj.key,
-                "load_id": load_id,
-            },
-        )
+        params = {
+            "day": day,
+            "day_iso": day.isoformat(),
+            "source": spec.name,
+            "s3_key": obj.key,
+            "load_id": load_id,
+        }
+        for statement in checks.judge_statements(spec, staging):  # the valid rows' last
+            cur.execute(statement, params)
         loaded = cur.rowcount
         return loaded, lines.next_number - FIRST_DATA_LINE - loaded
     finally:

@@ -19,5 +19,13 @@ def serve(
     """Start the recommendation API (settings from ADTECH_API_* / DATABASE_URL)."""
     import uvicorn
 
-    uvicorn.run("api.main:app", host=host, port=port, workers=workers, access_log=access_log,
-                loop="uvloop", http="httptools", proxy_headers=True)
+    uvicorn.run(
+        "api.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=access_log,
+        loop="uvloop",
+        http="httptools",
+        proxy_headers=True,
+    )

@@ -28,12 +28,18 @@ class ApiError(Exception):
 
 
 def error_bytes(status: int, code: str, message: str, details: list[dict] | None = None) -> bytes:
-    return orjson.dumps({"status": status, "code": code, "message": message,
-                         "details": details or []})
+    return orjson.dumps(
+        {"status": status, "code": code, "message": message, "details": details or []}
+    )
 
 
-def error_response(status: int, code: str, message: str, details: list[dict] | None = None,
-                   headers: dict[str, str] | None = None) -> Response:
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: list[dict] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     return Response(error_bytes(status, code, message, details), status, headers, media_type=JSON)
 
 
@@ -43,8 +49,9 @@ async def _api_error(_: Request, exc: ApiError) -> Response:
 
 
 async def _unavailable(_: Request, exc: DatabaseUnavailable) -> Response:
-    return error_response(503, "database_unavailable", str(exc),
-                          headers={"Retry-After": RETRY_AFTER_SECONDS})
+    return error_response(
+        503, "database_unavailable", str(exc), headers={"Retry-After": RETRY_AFTER_SECONDS}
+    )
 
 
 async def _http_error(_: Request, exc: StarletteHTTPException) -> Response:
@@ -53,8 +60,9 @@ async def _http_error(_: Request, exc: StarletteHTTPException) -> Response:
 
 
 async def _invalid(_: Request, exc: RequestValidationError) -> Response:
-    details = [{"location": [str(p) for p in err["loc"]], "message": err["msg"]}
-               for err in exc.errors()]
+    details = [
+        {"location": [str(p) for p in err["loc"]], "message": err["msg"]} for err in exc.errors()
+    ]
     message = "; ".join(f"{d['location'][-1]}: {d['message']}" for d in details)
     return error_response(422, "invalid_request", message or "invalid request", details)
 
@@ -74,6 +82,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def documented(*statuses: int) -> dict[int | str, dict]:
     """OpenAPI `responses=` entries for the error statuses a route can answer."""
-    descriptions = {404: "Not found (see `code`)", 422: "Invalid parameter (see `details`)",
-                    503: "Database unavailable or nothing published yet; retry later"}
+    descriptions = {
+        404: "Not found (see `code`)",
+        422: "Invalid parameter (see `details`)",
+        503: "Database unavailable or nothing published yet; retry later",
+    }
     return {s: {"model": ErrorBody, "description": descriptions[s]} for s in statuses}

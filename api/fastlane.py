@@ -37,8 +37,13 @@ class CachedRecommendations:
             service: Service | None = getattr(scope["app"].state, "service", None)
             answer = service and _cached(service, scope["path"], scope["query_string"])
             if answer:
-                await send({"type": "http.response.start", "status": answer.status,
-                            "headers": answer.headers})
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": answer.status,
+                        "headers": answer.headers,
+                    }
+                )
                 await send({"type": "http.response.body", "body": answer.body})
                 return
         await self.app(scope, receive, send)

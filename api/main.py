@@ -42,14 +42,20 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """`settings=None` reads them from the environment when the app starts, not at import."""
-    app = FastAPI(title="adtech-recs API", version="1.0.0", description=DESCRIPTION,
-                  lifespan=lifespan, redirect_slashes=False)
+    app = FastAPI(
+        title="adtech-recs API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        redirect_slashes=False,
+    )
     app.state.settings = settings
     app.include_router(api_router)
     install_error_handlers(app)
     app.add_middleware(CachedRecommendations)  # added before the instrumentator: inside it
     instrumentator = Instrumentator(excluded_handlers=["/metrics", "/metrics/"]).add(
-        REQUESTS, LATENCY)
+        REQUESTS, LATENCY
+    )
     instrumentator.instrument(app)
     for path in ("/metrics", "/metrics/"):
         instrumentator.expose(app, endpoint=path, include_in_schema=False)

@@ -13,8 +13,12 @@ MODELS = ("top_ctr", "top_product")
 ModelId = Literal["top_ctr", "top_product"]
 HISTORY_DEFAULT_DAYS = 7
 HISTORY_MAX_DAYS = 90
-_ALIASES = {"top_ctr": "top_ctr", "topctr": "top_ctr",
-            "top_product": "top_product", "topproduct": "top_product"}
+_ALIASES = {
+    "top_ctr": "top_ctr",
+    "topctr": "top_ctr",
+    "top_product": "top_product",
+    "topproduct": "top_product",
+}
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -39,7 +43,8 @@ def iso_date(value: object) -> dt.date:
         except ValueError:
             pass
     raise PydanticCustomError(
-        "date_format", "must be a calendar date written YYYY-MM-DD; got '{value}'",
+        "date_format",
+        "must be a calendar date written YYYY-MM-DD; got '{value}'",
         {"value": str(value)},
     )
 
@@ -61,17 +66,31 @@ class Recommendation(BaseModel):
 
 
 _EXAMPLE_ITEMS = [
-    {"rank": 1, "product_id": "kczdli", "score": 0.25, "views": None, "impressions": 8,
-     "clicks": 2},
-    {"rank": 2, "product_id": "bnb7hm", "score": 0.2, "views": None, "impressions": 5,
-     "clicks": 1},
+    {
+        "rank": 1,
+        "product_id": "kczdli",
+        "score": 0.25,
+        "views": None,
+        "impressions": 8,
+        "clicks": 2,
+    },
+    {"rank": 2, "product_id": "bnb7hm", "score": 0.2, "views": None, "impressions": 5, "clicks": 1},
 ]
 
 
 class Recommendations(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "advertiser_id": "8C88YB6E8YCGWU07HA7A", "model": "top_ctr", "date": "2024-11-20",
-        "recommendations": _EXAMPLE_ITEMS}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "advertiser_id": "8C88YB6E8YCGWU07HA7A",
+                    "model": "top_ctr",
+                    "date": "2024-11-20",
+                    "recommendations": _EXAMPLE_ITEMS,
+                }
+            ]
+        }
+    )
 
     advertiser_id: str
     model: ModelId
@@ -86,9 +105,19 @@ class HistoryDay(BaseModel):
 
 
 class History(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "advertiser_id": "8C88YB6E8YCGWU07HA7A", "days": 7,
-        "history": [{"date": "2024-11-20", "top_ctr": _EXAMPLE_ITEMS, "top_product": []}]}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "advertiser_id": "8C88YB6E8YCGWU07HA7A",
+                    "days": 7,
+                    "history": [
+                        {"date": "2024-11-20", "top_ctr": _EXAMPLE_ITEMS, "top_product": []}
+                    ],
+                }
+            ]
+        }
+    )
 
     advertiser_id: str
     days: int = Field(description="how many published dates were asked for")
@@ -129,25 +158,55 @@ class Freshness(BaseModel):
 
 
 class Stats(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "date": "2024-11-20", "advertisers": 200,
-        "coverage": [{"model": "top_ctr", "active_advertisers": 200,
-                      "advertisers_with_recommendations": 198, "coverage": 0.99,
-                      "avg_list_length": 19.6}],
-        "agreement": {"advertisers": 200, "mean_jaccard": 0.12, "median_jaccard": 0.1,
-                      "mean_overlap": 3.4},
-        "most_changed": [{"advertiser_id": "8C88YB6E8YCGWU07HA7A", "model": "top_ctr",
-                          "previous_date": "2024-11-19", "kept": 2, "added": 18, "removed": 18,
-                          "jaccard_with_previous": 0.05}],
-        "freshness": {"run_id": "run-2024-11-20", "published_at": "2024-11-21T02:10:00Z",
-                      "age_seconds": 3600.0}}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "date": "2024-11-20",
+                    "advertisers": 200,
+                    "coverage": [
+                        {
+                            "model": "top_ctr",
+                            "active_advertisers": 200,
+                            "advertisers_with_recommendations": 198,
+                            "coverage": 0.99,
+                            "avg_list_length": 19.6,
+                        }
+                    ],
+                    "agreement": {
+                        "advertisers": 200,
+                        "mean_jaccard": 0.12,
+                        "median_jaccard": 0.1,
+                        "mean_overlap": 3.4,
+                    },
+                    "most_changed": [
+                        {
+                            "advertiser_id": "8C88YB6E8YCGWU07HA7A",
+                            "model": "top_ctr",
+                            "previous_date": "2024-11-19",
+                            "kept": 2,
+                            "added": 18,
+                            "removed": 18,
+                            "jaccard_with_previous": 0.05,
+                        }
+                    ],
+                    "freshness": {
+                        "run_id": "run-2024-11-20",
+                        "published_at": "2024-11-21T02:10:00Z",
+                        "age_seconds": 3600.0,
+                    },
+                }
+            ]
+        }
+    )
 
     date: dt.date
     advertisers: int = Field(description="advertisers with recommendations on this date")
     coverage: list[ModelCoverage]
     agreement: Agreement
     most_changed: list[Change] = Field(
-        description="the advertisers whose lists changed most since the previous published date")
+        description="the advertisers whose lists changed most since the previous published date"
+    )
     freshness: Freshness
 
 
@@ -168,9 +227,18 @@ class ErrorDetail(BaseModel):
 class ErrorBody(BaseModel):
     """Every error has this shape, whatever its status."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "status": 404, "code": "advertiser_not_found",
-        "message": "advertiser 'NOPE' has no recommendations on 2024-11-20", "details": []}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": 404,
+                    "code": "advertiser_not_found",
+                    "message": "advertiser 'NOPE' has no recommendations on 2024-11-20",
+                    "details": [],
+                }
+            ]
+        }
+    )
 
     status: int
     code: str

@@ -26,8 +26,9 @@ def install_live_examples(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def with_examples(schema: dict[str, Any], advertisers: tuple[str, ...],
-                  latest: Any) -> dict[str, Any]:
+def with_examples(
+    schema: dict[str, Any], advertisers: tuple[str, ...], latest: Any
+) -> dict[str, Any]:
     values: dict[str, list[Any]] = {"model": ["top_ctr", "top_product"]}
     if advertisers:
         values["advertiser_id"] = list(advertisers)
@@ -40,5 +41,6 @@ def with_examples(schema: dict[str, Any], advertisers: tuple[str, ...],
                 examples = values.get(parameter["name"])
                 if examples:
                     parameter["examples"] = {
-                        f"example{i}": {"value": v} for i, v in enumerate(examples, 1)}
+                        f"example{i}": {"value": v} for i, v in enumerate(examples, 1)
+                    }
     return schema

@@ -43,15 +43,21 @@ class Snapshot:
     def resolve(self, requested: dt.date | None) -> tuple[dt.date, Publication]:
         """The date to serve (default: the latest published) and its publication, or an ApiError."""
         if not self.dates:
-            raise ApiError(503, "nothing_published",
-                           "no date has been published yet (ops.published_days is empty)")
+            raise ApiError(
+                503,
+                "nothing_published",
+                "no date has been published yet (ops.published_days is empty)",
+            )
         day = requested or self.dates[0]
         publication = self.days.get(day)
         if publication is None:
-            raise ApiError(404, "date_not_published",
-                           f"{day.isoformat()} is not a published date; published dates run from "
-                           f"{self.dates[-1].isoformat()} to {self.dates[0].isoformat()} "
-                           f"({len(self.dates)} dates)")
+            raise ApiError(
+                404,
+                "date_not_published",
+                f"{day.isoformat()} is not a published date; published dates run from "
+                f"{self.dates[-1].isoformat()} to {self.dates[0].isoformat()} "
+                f"({len(self.dates)} dates)",
+            )
         return day, publication
 
 

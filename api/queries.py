@@ -18,8 +18,7 @@ from api.models import (
     Recommendation,
 )
 
-_ITEM = ("rank::int, product_id, score::float8, views::bigint, impressions::bigint, "
-         "clicks::bigint")
+_ITEM = "rank::int, product_id, score::float8, views::bigint, impressions::bigint, clicks::bigint"
 
 RECOMMENDATIONS_SQL = f"""
     select model, {_ITEM} from marts.recommendations
@@ -63,12 +62,19 @@ MOST_CHANGED_SQL = """
 
 def _item(row: tuple) -> Recommendation:
     rank, product_id, score, views, impressions, clicks = row
-    return Recommendation(rank=rank, product_id=product_id, score=score, views=views,
-                          impressions=impressions, clicks=clicks)
+    return Recommendation(
+        rank=rank,
+        product_id=product_id,
+        score=score,
+        views=views,
+        impressions=impressions,
+        clicks=clicks,
+    )
 
 
-def recommendations(db: Database, advertiser_id: str,
-                    day: dt.date) -> dict[str, list[Recommendation]] | None:
+def recommendations(
+    db: Database, advertiser_id: str, day: dt.date
+) -> dict[str, list[Recommendation]] | None:
     """Both models' lists in one query (ad servers ask for both); None for an unknown advertiser."""
     rows = db.fetchall(RECOMMENDATIONS_SQL, (day, advertiser_id))
     if not rows and not db.fetchone(ADVERTISER_KNOWN_SQL, (day, advertiser_id))[0]:
@@ -79,12 +85,14 @@ def recommendations(db: Database, advertiser_id: str,
     return lists
 
 
-def history(db: Database, advertiser_id: str,
-            dates: tuple[dt.date, ...]) -> list[HistoryDay] | None:
+def history(
+    db: Database, advertiser_id: str, dates: tuple[dt.date, ...]
+) -> list[HistoryDay] | None:
     """One entry per date (newest first), empty lists where the advertiser had none; None when
     the advertiser is unknown on all of these dates."""
     by_date: dict[dt.date, dict[str, list[Recommendation]]] = {
-        d: {m: [] for m in MODELS} for d in dates}
+        d: {m: [] for m in MODELS} for d in dates
+    }
     rows = db.fetchall(HISTORY_SQL, (advertiser_id, list(dates)))
     if not rows and not db.fetchone(ADVERTISER_EVER_KNOWN_SQL, (list(dates), advertiser_id))[0]:
         return None
@@ -98,18 +106,38 @@ def advertiser_count(db: Database, day: dt.date) -> int:
 
 
 def coverage(db: Database, day: dt.date) -> list[ModelCoverage]:
-    return [ModelCoverage(model=m, active_advertisers=a, advertisers_with_recommendations=w,
-                          coverage=c, avg_list_length=avg)
-            for m, a, w, c, avg in db.fetchall(COVERAGE_SQL, (day,))]
+    return [
+        ModelCoverage(
+            model=m,
+            active_advertisers=a,
+            advertisers_with_recommendations=w,
+            coverage=c,
+            avg_list_length=avg,
+        )
+        for m, a, w, c, avg in db.fetchall(COVERAGE_SQL, (day,))
+    ]
 
 
 def agreement(db: Database, day: dt.date) -> Agreement:
     count, mean_jaccard, median_jaccard, mean_overlap = db.fetchone(AGREEMENT_SQL, (day,))
-    return Agreement(advertisers=count, mean_jaccard=mean_jaccard, median_jaccard=median_jaccard,
-                     mean_overlap=mean_overlap)
+    return Agreement(
+        advertisers=count,
+        mean_jaccard=mean_jaccard,
+        median_jaccard=median_jaccard,
+        mean_overlap=mean_overlap,
+    )
 
 
 def most_changed(db: Database, day: dt.date, limit: int = 10) -> list[Change]:
-    return [Change(advertiser_id=a, model=m, previous_date=p, kept=k, added=ad, removed=r,
-                   jaccard_with_previous=j)
-            for a, m, p, k, ad, r, j in db.fetchall(MOST_CHANGED_SQL, (day, limit))]
+    return [
+        Change(
+            advertiser_id=a,
+            model=m,
+            previous_date=p,
+            kept=k,
+            added=ad,
+            removed=r,
+            jaccard_with_previous=j,
+        )
+        for a, m, p, k, ad, r, j in db.fetchall(MOST_CHANGED_SQL, (day, limit))
+    ]

@@ -38,8 +38,11 @@ class Answer:
     headers: list[tuple[bytes, bytes]] = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "headers", [(b"content-type", JSON.encode()),
-                                             (b"content-length", str(len(self.body)).encode())])
+        object.__setattr__(
+            self,
+            "headers",
+            [(b"content-type", JSON.encode()), (b"content-length", str(len(self.body)).encode())],
+        )
 
     def response(self) -> Response:
         return Response(self.body, self.status, media_type=JSON)
@@ -80,8 +83,9 @@ class Service:
 
     # -- routes ---------------------------------------------------------------------------------
 
-    async def recommendations(self, advertiser_id: str, model: str,
-                              requested: dt.date | None) -> Response:
+    async def recommendations(
+        self, advertiser_id: str, model: str, requested: dt.date | None
+    ) -> Response:
         day, publication = self.publications.snapshot.resolve(requested)
         answer = self.cache.get(_recommendations_key(advertiser_id, model, day, publication))
         if answer is None:
@@ -91,16 +95,18 @@ class Service:
             answer = answers[model]
         return answer.response()
 
-    def cached_recommendations(self, advertiser_id: str, model: str,
-                               requested: dt.date | None) -> Answer | None:
+    def cached_recommendations(
+        self, advertiser_id: str, model: str, requested: dt.date | None
+    ) -> Answer | None:
         """The fast lane's lookup: the cached answer, or None (FastAPI's route then answers)."""
         snapshot = self.publications.snapshot
         day = requested or snapshot.latest
         publication = snapshot.days.get(day) if day else None
         if publication is None:
             return None
-        return self.cache.get(_recommendations_key(advertiser_id, model, day, publication),
-                              count_miss=False)
+        return self.cache.get(
+            _recommendations_key(advertiser_id, model, day, publication), count_miss=False
+        )
 
     async def history(self, advertiser_id: str, days: int) -> Response:
         snapshot = self.publications.snapshot
@@ -128,11 +134,11 @@ class Service:
 
     async def ready(self) -> Ready:
         """A real round trip: the database answers and a date is published."""
-        row = await run_in_threadpool(self.db.fetchone,
-                                      "select max(date) from ops.published_days")
+        row = await run_in_threadpool(self.db.fetchone, "select max(date) from ops.published_days")
         if row is None or row[0] is None:
-            raise ApiError(503, "nothing_published",
-                           "the database answers but no date has been published yet")
+            raise ApiError(
+                503, "nothing_published", "the database answers but no date has been published yet"
+            )
         return Ready(latest_date=row[0])
 
     def close(self) -> None:
@@ -143,42 +149,60 @@ class Service:
     def _load_recommendations(self, advertiser_id: str, day: dt.date) -> dict[str, Answer]:
         lists = queries.recommendations(self.db, advertiser_id, day)
         if lists is None:
-            missing = Answer(404, error_bytes(
-                404, "advertiser_not_found",
-                f"advertiser '{advertiser_id}' has no recommendations on {day.isoformat()}"))
+            missing = Answer(
+                404,
+                error_bytes(
+                    404,
+                    "advertiser_not_found",
+                    f"advertiser '{advertiser_id}' has no recommendations on {day.isoformat()}",
+                ),
+            )
             return dict.fromkeys(MODELS, missing)
-        return {model: _ok(Recommendations(advertiser_id=advertiser_id, model=model, date=day,
-                                           recommendations=items))
-                for model, items in lists.items()}
+        return {
+            model: _ok(
+                Recommendations(
+                    advertiser_id=advertiser_id, model=model, date=day, recommendations=items
+                )
+            )
+            for model, items in lists.items()
+        }
 
-    def _load_history(self, advertiser_id: str, days: int,
-                      dates: tuple[dt.date, ...]) -> Answer:
+    def _load_history(self, advertiser_id: str, days: int, dates: tuple[dt.date, ...]) -> Answer:
         entries = queries.history(self.db, advertiser_id, dates)
         if entries is None:
-            return Answer(404, error_bytes(
-                404, "advertiser_not_found",
-                f"advertiser '{advertiser_id}' has no recommendations on the last {len(dates)} "
-                f"published dates ({dates[-1].isoformat()} to {dates[0].isoformat()})"))
+            return Answer(
+                404,
+                error_bytes(
+                    404,
+                    "advertiser_not_found",
+                    f"advertiser '{advertiser_id}' has no recommendations on the last {len(dates)} "
+                    f"published dates ({dates[-1].isoformat()} to {dates[0].isoformat()})",
+                ),
+            )
         return _ok(History(advertiser_id=advertiser_id, days=days, history=entries))
 
     def _load_stats(self, day: dt.date) -> Answer:
         """Everything but freshness (validated with a placeholder, replaced per request)."""
-        stats = Stats(date=day, advertisers=queries.advertiser_count(self.db, day),
-                      coverage=queries.coverage(self.db, day),
-                      agreement=queries.agreement(self.db, day),
-                      most_changed=queries.most_changed(self.db, day),
-                      freshness=Freshness(run_id="", published_at=dt.datetime.now(dt.UTC),
-                                          age_seconds=0.0))
+        stats = Stats(
+            date=day,
+            advertisers=queries.advertiser_count(self.db, day),
+            coverage=queries.coverage(self.db, day),
+            agreement=queries.agreement(self.db, day),
+            most_changed=queries.most_changed(self.db, day),
+            freshness=Freshness(run_id="", published_at=dt.datetime.now(dt.UTC), age_seconds=0.0),
+        )
         return _ok(stats)
 
 
-def _recommendations_key(advertiser_id: str, model: str, day: dt.date,
-                         publication: Publication) -> tuple:
+def _recommendations_key(
+    advertiser_id: str, model: str, day: dt.date, publication: Publication
+) -> tuple:
     # published_at is part of the key: a re-published date never gets the old answers.
     return ("recommendations", advertiser_id, model, day, publication.published_at)
 
 
 def _freshness(publication: Publication) -> Freshness:
     age = (dt.datetime.now(dt.UTC) - publication.published_at).total_seconds()
-    return Freshness(run_id=publication.run_id, published_at=publication.published_at,
-                     age_seconds=round(age, 3))
+    return Freshness(
+        run_id=publication.run_id, published_at=publication.published_at, age_seconds=round(age, 3)
+    )

@@ -70,8 +70,23 @@ def pinned(cpu: int, argv: list[str]) -> list[str]:
 @contextmanager
 def uvicorn_server(app: str, env: dict[str, str]) -> Iterator[str]:
     port = free_port()
-    argv = [sys.executable, "-m", "uvicorn", app, "--port", str(port), "--workers", "1",
-            "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
     proc = subprocess.Popen(pinned(0, argv), cwd=ROOT, env={**os.environ, **env})
     base = f"http://127.0.0.1:{port}"
     try:
@@ -93,8 +108,9 @@ def uvicorn_server(app: str, env: dict[str, str]) -> Iterator[str]:
 
 def wrk(base: str, pattern: str, ids: list[str], duration: int, workdir: Path) -> dict:
     script = workdir / "bench.lua"
-    script.write_text(LUA % {"ids": ", ".join(f'"{i}"' for i in ids), "seed": 42,
-                             "pattern": pattern})
+    script.write_text(
+        LUA % {"ids": ", ".join(f'"{i}"' for i in ids), "seed": 42, "pattern": pattern}
+    )
     argv = ["wrk", "-t1", "-c32", f"-d{duration}s", "--latency", "-s", str(script), base]
     out = subprocess.run(pinned(1, argv), capture_output=True, text=True, check=True).stdout
     result = json.loads(out.split("RESULT ", 1)[1].splitlines()[0])
@@ -109,8 +125,10 @@ def ensure_wrk() -> None:
 
 
 def row(name: str, r: dict) -> str:
-    return (f"| {name} | {r['rps']:,.0f} | {r['p50_us'] / 1000:.2f} | {r['p99_us'] / 1000:.2f} |"
-            f" {r['errors']} | {r['non_2xx']} |")
+    return (
+        f"| {name} | {r['rps']:,.0f} | {r['p50_us'] / 1000:.2f} | {r['p99_us'] / 1000:.2f} |"
+        f" {r['errors']} | {r['non_2xx']} |"
+    )
 
 
 def best(results: list[dict]) -> dict:
@@ -137,18 +155,20 @@ def main() -> None:
             sizes = []
             for advertiser in ids:  # warm the cache: every answer of the latest date
                 for model in ("top_ctr", "top_product"):
-                    sizes.append(len(httpx.get(
-                        f"{app_base}/recommendations/{advertiser}/{model}").content))
+                    sizes.append(
+                        len(httpx.get(f"{app_base}/recommendations/{advertiser}/{model}").content)
+                    )
                 httpx.get(f"{app_base}/history/{advertiser}/")
             body_bytes = int(statistics.mean(sizes))
             rec, bare = [], []
-            with uvicorn_server("bench.bare_app:app",
-                                {"BENCH_BODY_BYTES": str(body_bytes)}) as bare_base:
+            with uvicorn_server(
+                "bench.bare_app:app", {"BENCH_BODY_BYTES": str(body_bytes)}
+            ) as bare_base:
                 for _ in range(args.rounds):
-                    rec.append(wrk(app_base, "/recommendations/%s/%s", ids, args.duration,
-                                   workdir))
-                    bare.append(wrk(bare_base, "/recommendations/%s/%s", ids, args.duration,
-                                    workdir))
+                    rec.append(wrk(app_base, "/recommendations/%s/%s", ids, args.duration, workdir))
+                    bare.append(
+                        wrk(bare_base, "/recommendations/%s/%s", ids, args.duration, workdir)
+                    )
             history = wrk(app_base, "/history/%s/", ids, args.duration, workdir)
             stats = wrk(app_base, "/stats/", ids, args.duration, workdir)
         report(args, body_bytes, len(ids), rec, bare, history, stats)
@@ -157,25 +177,43 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def report(args, body_bytes: int, advertisers: int, rec: list[dict], bare: list[dict],
-           history: dict, stats: dict) -> None:
+def report(
+    args,
+    body_bytes: int,
+    advertisers: int,
+    rec: list[dict],
+    bare: list[dict],
+    history: dict,
+    stats: dict,
+) -> None:
     r, b = best(rec), best(bare)
     ratio = r["rps"] / b["rps"]
-    print(f"\nAPI benchmark: {advertisers} advertisers x 2 models, mean body {body_bytes} bytes, "
-          f"wrk -t1 -c32 -d{args.duration}s, best of {args.rounds} alternating rounds, "
-          f"load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"\nAPI benchmark: {advertisers} advertisers x 2 models, mean body {body_bytes} bytes, "
+        f"wrk -t1 -c32 -d{args.duration}s, best of {args.rounds} alternating rounds, "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
     print("| endpoint | req/s | p50 ms | p99 ms | socket errors | non-2xx |")
     print("|---|---|---|---|---|---|")
     print(row("/recommendations/{advertiser}/{model} (app, cached)", r))
     print(row("bare FastAPI, fixed body of the same size (baseline)", b))
     print(row("/history/{advertiser}/ (7 days, cached)", history))
     print(row("/stats/ (cached part + freshness)", stats))
-    print("all rounds, req/s: app " + ", ".join(f"{x['rps']:,.0f}" for x in rec)
-          + "; bare " + ", ".join(f"{x['rps']:,.0f}" for x in bare))
-    checks = [(f">= {TARGET_RPS:,} req/s", r["rps"] >= TARGET_RPS, f"{r['rps']:,.0f}"),
-              (f"p99 <= {TARGET_P99_MS} ms", r["p99_us"] / 1000 <= TARGET_P99_MS,
-               f"{r['p99_us'] / 1000:.2f} ms"),
-              (f">= {TARGET_RATIO:.0%} of bare", ratio >= TARGET_RATIO, f"{ratio:.0%}")]
+    print(
+        "all rounds, req/s: app "
+        + ", ".join(f"{x['rps']:,.0f}" for x in rec)
+        + "; bare "
+        + ", ".join(f"{x['rps']:,.0f}" for x in bare)
+    )
+    checks = [
+        (f">= {TARGET_RPS:,} req/s", r["rps"] >= TARGET_RPS, f"{r['rps']:,.0f}"),
+        (
+            f"p99 <= {TARGET_P99_MS} ms",
+            r["p99_us"] / 1000 <= TARGET_P99_MS,
+            f"{r['p99_us'] / 1000:.2f} ms",
+        ),
+        (f">= {TARGET_RATIO:.0%} of bare", ratio >= TARGET_RATIO, f"{ratio:.0%}"),
+    ]
     for name, ok, value in checks:
         print(f"target {name}: {value} -> {'met' if ok else 'MISSED'}")
 

@@ -36,10 +36,14 @@ class Database:
             "connect_timeout": settings.connect_timeout_seconds,
             "application_name": "adtech-api",
             # Belt and braces: the role can only SELECT anyway.
-            "options": (f"-c statement_timeout={settings.statement_timeout_ms} "
-                        "-c default_transaction_read_only=on"),
+            "options": (
+                f"-c statement_timeout={settings.statement_timeout_ms} "
+                "-c default_transaction_read_only=on"
+            ),
             # A database that vanishes without closing the socket still fails fast.
-            "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
+            "keepalives": 1,
+            "keepalives_idle": 5,
+            "keepalives_interval": 2,
             "keepalives_count": 2,
         }
         self._pool: ThreadedConnectionPool | None = None
@@ -105,8 +109,9 @@ class Database:
             if self._pool is None:
                 try:
                     # minconn == maxconn: psycopg2 closes returned connections above minconn.
-                    self._pool = ThreadedConnectionPool(self._size, self._size,
-                                                        **self._connect_kwargs)
+                    self._pool = ThreadedConnectionPool(
+                        self._size, self._size, **self._connect_kwargs
+                    )
                 except psycopg2.OperationalError as exc:
                     raise DatabaseUnavailable(_first_line(exc)) from exc
                 log.info("database pool opened (%d connections)", self._size)

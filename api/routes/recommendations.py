@@ -12,19 +12,28 @@ from api.routes.slash import get_both
 
 router = APIRouter(prefix="/recommendations", tags=["recommendations"])
 
-AdvertiserId = Annotated[str, Path(min_length=1, max_length=128,
-                                   description="the advertiser's id, as in the logs")]
+AdvertiserId = Annotated[
+    str, Path(min_length=1, max_length=128, description="the advertiser's id, as in the logs")
+]
 
 
-@get_both(router, "/{advertiser_id}/{model}", response_model=Recommendations,
-          responses=documented(404, 422, 503))
+@get_both(
+    router,
+    "/{advertiser_id}/{model}",
+    response_model=Recommendations,
+    responses=documented(404, 422, 503),
+)
 async def get_recommendations(
     request: Request,
     advertiser_id: AdvertiserId,
-    model: Annotated[ModelName, Path(
-        description="top_ctr or top_product; TopCTR and TopProduct are accepted in any case")],
-    date: Annotated[IsoDate | None, Query(
-        description="a published date (YYYY-MM-DD); default: the latest published")] = None,
+    model: Annotated[
+        ModelName,
+        Path(description="top_ctr or top_product; TopCTR and TopProduct are accepted in any case"),
+    ],
+    date: Annotated[
+        IsoDate | None,
+        Query(description="a published date (YYYY-MM-DD); default: the latest published"),
+    ] = None,
 ) -> Response:
     """The advertiser's list for one model and date, ordered by rank (served from memory)."""
     return await request.app.state.service.recommendations(advertiser_id, model, date)

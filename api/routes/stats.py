@@ -16,8 +16,10 @@ router = APIRouter(prefix="/stats", tags=["stats"])
 @get_both(router, "/", response_model=Stats, responses=documented(404, 422, 503))
 async def get_stats(
     request: Request,
-    date: Annotated[IsoDate | None, Query(
-        description="a published date (YYYY-MM-DD); default: the latest published")] = None,
+    date: Annotated[
+        IsoDate | None,
+        Query(description="a published date (YYYY-MM-DD); default: the latest published"),
+    ] = None,
 ) -> Response:
     """The day's summary: advertisers, per-model coverage, agreement between the models,
     the advertisers whose lists changed most since the previous date, and freshness."""

@@ -68,28 +68,60 @@ def published(stack, s3, admin_url: str) -> Iterator[Published]:
 def fill_published_marts(stack_env: dict[str, str], s3, url: str, bucket: str) -> Published:
     """The ONE place that makes the shared published marts: `adtech generate` writes three days
     of logs to S3, then `adtech run --date D` (load -> dbt build -> export -> publish) per day."""
-    env = {**os.environ, **stack_env, "DATABASE_URL": url, "ADTECH_S3_BUCKET": bucket,
-           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    adtech(env, "generate", "--start", DAYS[0].isoformat(), "--days", str(len(DAYS)),
-           "--advertisers", "10", "--active", "10", "--churn", "0", "--products", "40",
-           "--views-per-day", "3000", "--ad-events-per-day", "3000", "--click-rate", "0.1",
-           "--seed", "11")
+    env = {
+        **os.environ,
+        **stack_env,
+        "DATABASE_URL": url,
+        "ADTECH_S3_BUCKET": bucket,
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    adtech(
+        env,
+        "generate",
+        "--start",
+        DAYS[0].isoformat(),
+        "--days",
+        str(len(DAYS)),
+        "--advertisers",
+        "10",
+        "--active",
+        "10",
+        "--churn",
+        "0",
+        "--products",
+        "40",
+        "--views-per-day",
+        "3000",
+        "--ad-events-per-day",
+        "3000",
+        "--click-rate",
+        "0.1",
+        "--seed",
+        "11",
+    )
     prefix = env.get("ADTECH_S3_PREFIX", "raw/")
     for day in DAYS:
-        s3.put_object(Bucket=bucket, Key=f"{prefix}advertiser_ids/date={day}/extra.csv",
-                      Body=f"advertiser_id\n{NO_ADS}\n{SILENT}\n".encode())
+        s3.put_object(
+            Bucket=bucket,
+            Key=f"{prefix}advertiser_ids/date={day}/extra.csv",
+            Body=f"advertiser_id\n{NO_ADS}\n{SILENT}\n".encode(),
+        )
         views = "".join(f"{NO_ADS},p{i % 7},{day}\n" for i in range(30))
-        s3.put_object(Bucket=bucket, Key=f"{prefix}product_views/date={day}/extra.csv",
-                      Body=f"advertiser_id,product_id,date\n{views}".encode())
+        s3.put_object(
+            Bucket=bucket,
+            Key=f"{prefix}product_views/date={day}/extra.csv",
+            Body=f"advertiser_id,product_id,date\n{views}".encode(),
+        )
     for day in DAYS:
         adtech(env, "run", "--date", day.isoformat())
     return describe_published(url, no_ads=NO_ADS, silent=SILENT)
 
 
 def adtech(env: dict[str, str], *args: str) -> None:
-    result = subprocess.run([sys.executable, "-m", "pipeline", *args], env=env, cwd=ROOT,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", *args], env=env, cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0, f"adtech {' '.join(args)} failed:\n{result.stderr[-3000:]}"
 
 
@@ -114,8 +146,9 @@ def free_port() -> int:
 def live_server(app: FastAPI) -> Iterator[str]:
     """A real uvicorn server in a thread; yields its base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"

@@ -104,16 +104,20 @@ def _rows(day: dt.date, advertiser: str, rng: random.Random, *, ads: bool) -> li
     """One advertiser's two lists, ranked as DESIGN.md says."""
     products = _products(rng, rng.choice([8, 40, 60]))
     viewed = sorted(((rng.randint(1, 500), p) for p in products), key=lambda t: (-t[0], t[1]))
-    rows = [(day, advertiser, "top_product", rank, p, float(v), v, None, None)
-            for rank, (v, p) in enumerate(viewed[:TOP_N], 1)]
+    rows = [
+        (day, advertiser, "top_product", rank, p, float(v), v, None, None)
+        for rank, (v, p) in enumerate(viewed[:TOP_N], 1)
+    ]
     if ads:
         shown = []
         for p in products:
             impressions = rng.randint(1, 300)
             shown.append((rng.randint(0, impressions // 3), impressions, p))
         shown.sort(key=lambda t: (-t[0] / t[1], -t[0], -t[1], t[2]))
-        rows += [(day, advertiser, "top_ctr", rank, p, c / i, None, i, c)
-                 for rank, (c, i, p) in enumerate(shown[:TOP_N], 1)]
+        rows += [
+            (day, advertiser, "top_ctr", rank, p, c / i, None, i, c)
+            for rank, (c, i, p) in enumerate(shown[:TOP_N], 1)
+        ]
     return rows
 
 
@@ -133,8 +137,10 @@ def publish_day(url: str, day: dt.date, active: list[str], seed: int = 7) -> Non
             cur.copy_expert("copy marts.recommendations from stdin", io.StringIO(_tsv(rows)))
             for sql in (COVERAGE_SQL, AGREEMENT_SQL, CHANGES_SQL):
                 cur.execute(sql, {"day": day})
-            cur.execute("insert into ops.published_days (date, run_id) values (%s, %s)",
-                        (day, f"sample-{day.isoformat()}"))
+            cur.execute(
+                "insert into ops.published_days (date, run_id) values (%s, %s)",
+                (day, f"sample-{day.isoformat()}"),
+            )
     finally:
         conn.close()
 
@@ -167,23 +173,30 @@ def describe_published(url: str, no_ads: str, silent: str) -> Published:
             cur.execute("select date, run_id from ops.published_days order by date")
             run_ids = dict(cur.fetchall())
             days = tuple(run_ids)
-            cur.execute("select advertiser_id from marts.model_agreement where date = %s"
-                        " order by advertiser_id", (days[-1],))
+            cur.execute(
+                "select advertiser_id from marts.model_agreement where date = %s"
+                " order by advertiser_id",
+                (days[-1],),
+            )
             active = tuple(r[0] for r in cur.fetchall())
-            cur.execute("""
+            cur.execute(
+                """
                 select advertiser_id from marts.model_agreement
                 where date = %s and top_ctr_count > 0 and top_product_count > 0
                   and advertiser_id in (select advertiser_id from marts.model_agreement
                                         group by 1 having count(*) = %s)
-                order by advertiser_id""", (days[-1], len(days)))
+                order by advertiser_id""",
+                (days[-1], len(days)),
+            )
             advertisers = tuple(r[0] for r in cur.fetchall())
     finally:
         conn.close()
     return Published(url, days, run_ids, active, advertisers, no_ads, silent)
 
 
-def fill_published_marts(url: str, days: list[dt.date], advertisers: int,
-                         seed: int = 7) -> Published:
+def fill_published_marts(
+    url: str, days: list[dt.date], advertisers: int, seed: int = 7
+) -> Published:
     """Bootstrap the database (ops, marts, the adtech_api role) and publish `days` in order."""
     from pipeline.bootstrap import bootstrap
 

@@ -18,8 +18,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_dockerfile_is_hadolint_clean():
     hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
-    result = subprocess.run([hadolint, "--failure-threshold", "warning", "Dockerfile"],
-                            cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        [hadolint, "--failure-threshold", "warning", "Dockerfile"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -42,8 +46,11 @@ def test_compose_has_the_whole_stack_and_takes_secrets_from_env():
     assert compose["services"]["api"]["build"] == "."
     text = (ROOT / "docker-compose.yml").read_text()
     needed = set(re.findall(r"\$\{([A-Z0-9_]+)", text))
-    example = dict(line.split("=", 1) for line in (ROOT / ".env.example").read_text().splitlines()
-                   if line and not line.startswith("#"))
+    example = dict(
+        line.split("=", 1)
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
     assert needed <= set(example), f"not in .env.example: {needed - set(example)}"
     assert all("PASSWORD" not in k or v.startswith("change-me") for k, v in example.items())
     # No literal credentials: secrets and URLs with a user are built from ${...} references.
@@ -56,9 +63,12 @@ def test_compose_has_the_whole_stack_and_takes_secrets_from_env():
 
 def test_api_package_imports_no_other_part():
     """The API never imports loaders/pipeline/devstack, nor Airflow or dbt (not in its image)."""
-    code = ("import sys, api.main, api.cli; "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & "
-            "{'loaders', 'pipeline', 'devstack', 'airflow', 'dbt', 'cosmos', 'boto3'}))")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                            text=True, check=True)
+    code = (
+        "import sys, api.main, api.cli; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'loaders', 'pipeline', 'devstack', 'airflow', 'dbt', 'cosmos', 'boto3'}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "[]"

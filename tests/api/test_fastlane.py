@@ -21,9 +21,11 @@ def test_hits_are_what_the_route_cached(client, published, cached):
     advertiser, first = cached
     service = client.app.state.service
     day = published.latest.isoformat()
-    for path, query in [(f"/recommendations/{advertiser}/top_ctr", b""),
-                        (f"/recommendations/{advertiser}/TOPCTR/", b""),
-                        (f"/recommendations/{advertiser}/top_ctr", f"date={day}".encode())]:
+    for path, query in [
+        (f"/recommendations/{advertiser}/top_ctr", b""),
+        (f"/recommendations/{advertiser}/TOPCTR/", b""),
+        (f"/recommendations/{advertiser}/top_ctr", f"date={day}".encode()),
+    ]:
         answer = _cached(service, path, query)
         assert answer is not None and answer.status == 200 and answer.body == first.content
     second = client.get(f"/recommendations/{advertiser}/top_ctr/")
@@ -38,12 +40,14 @@ def test_anything_else_goes_to_fastapi(client, published, cached):
     advertiser, _ = cached
     service = client.app.state.service
     base = f"/recommendations/{advertiser}"
-    for path, query in [(f"{base}/top_ctr", f"date={published.latest}&extra=1".encode()),
-                        (f"{base}/top_ctr", b"date=2024-13-01"),
-                        (f"{base}/top_ctr", b"date=2024-11-21"),  # not published
-                        (f"{base}/ctr", b""),
-                        (f"/history/{advertiser}/", b""),
-                        ("/recommendations/NEVER-ASKED-FOR/top_ctr", b"")]:
+    for path, query in [
+        (f"{base}/top_ctr", f"date={published.latest}&extra=1".encode()),
+        (f"{base}/top_ctr", b"date=2024-13-01"),
+        (f"{base}/top_ctr", b"date=2024-11-21"),  # not published
+        (f"{base}/ctr", b""),
+        (f"/history/{advertiser}/", b""),
+        ("/recommendations/NEVER-ASKED-FOR/top_ctr", b""),
+    ]:
         assert _cached(service, path, query) is None, (path, query)
     # ... and FastAPI gives them their proper answers.
     assert client.get(f"{base}/top_ctr?date={published.latest}&extra=1").status_code == 200

@@ -59,11 +59,17 @@ def test_database_outage_gives_fast_503_then_recovers(own_postgres, http):
         own_postgres.start()
         recovered = wait_for(
             lambda: http.get(f"{base}/recommendations/{uncached}/top_ctr").status_code == 200,
-            timeout=10)
+            timeout=10,
+        )
         assert recovered, "the service did not recover after the database came back"
         assert http.get(f"{base}/health/ready").status_code == 200
         # The publication watcher recovered too: a day published now is served by default.
         publish_day(url, NEXT_DAY, advertiser_ids(8))
-        moved = wait_for(lambda: http.get(f"{base}/recommendations/{uncached}/top_ctr")
-                         .json()["date"] == NEXT_DAY.isoformat(), timeout=FAST_POLL * 10)
+        moved = wait_for(
+            lambda: (
+                http.get(f"{base}/recommendations/{uncached}/top_ctr").json()["date"]
+                == NEXT_DAY.isoformat()
+            ),
+            timeout=FAST_POLL * 10,
+        )
         assert moved, "the new day was not picked up after the outage"

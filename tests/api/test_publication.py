@@ -22,18 +22,23 @@ def test_new_day_is_served_by_default_once_published(fresh_db):
         assert old["date"] == D1.isoformat()
         assert client.get("/stats/").json()["date"] == D1.isoformat()
         assert [h["date"] for h in client.get(f"/history/{advertiser}/").json()["history"]] == [
-            D1.isoformat()]
+            D1.isoformat()
+        ]
         # The marts rows of D2 are written but D2 is not yet published: still D1.
         publish_day(fresh_db, D2, advertiser_ids(6))
-        new = wait_for(lambda: (b := client.get(path).json())["date"] == D2.isoformat() and b,
-                       timeout=FAST_POLL * 10)
+        new = wait_for(
+            lambda: (b := client.get(path).json())["date"] == D2.isoformat() and b,
+            timeout=FAST_POLL * 10,
+        )
         assert new, "the new day was not served within the poll interval"
         assert new["recommendations"] != old["recommendations"]
         # The old day stays available by date, unchanged; every default answer moved on.
         assert client.get(f"{path}?date={D1}").json() == old
         assert client.get("/stats/").json()["date"] == D2.isoformat()
         assert [h["date"] for h in client.get(f"/history/{advertiser}/").json()["history"]] == [
-            D2.isoformat(), D1.isoformat()]
+            D2.isoformat(),
+            D1.isoformat(),
+        ]
         assert client.get("/health/ready").json()["latest_date"] == D2.isoformat()
 
 

@@ -54,8 +54,9 @@ def test_the_apis_own_connection_cannot_write(published):
     db = Database(settings_for(published.url))
     try:
         assert db.fetchone("select current_user")[0] == "adtech_api"
-        with pytest.raises((psycopg2.errors.ReadOnlySqlTransaction,
-                            psycopg2.errors.InsufficientPrivilege)):
+        with pytest.raises(
+            (psycopg2.errors.ReadOnlySqlTransaction, psycopg2.errors.InsufficientPrivilege)
+        ):
             db.fetchall("delete from marts.recommendations returning 1")
         # The failed write lost nothing and left the pooled connection usable.
         assert db.fetchone("select count(*) from marts.recommendations")[0] > 0

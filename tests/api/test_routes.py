@@ -25,8 +25,10 @@ def query(published: Published, sql: str, params: tuple = ()) -> list[tuple]:
 
 def items_in_marts(published: Published, day: dt.date, advertiser: str, model: str) -> list[dict]:
     keys = ("rank", "product_id", "score", "views", "impressions", "clicks")
-    return [dict(zip(keys, row, strict=True))
-            for row in query(published, ITEM_SQL, (day, advertiser, model))]
+    return [
+        dict(zip(keys, row, strict=True))
+        for row in query(published, ITEM_SQL, (day, advertiser, model))
+    ]
 
 
 def get(client: TestClient, path: str, status: int) -> dict:
@@ -41,10 +43,18 @@ def get(client: TestClient, path: str, status: int) -> dict:
 
 
 @pytest.mark.parametrize("slash", ["", "/"])
-@pytest.mark.parametrize(("alias", "model"), [
-    ("top_ctr", "top_ctr"), ("TopCTR", "top_ctr"), ("topctr", "top_ctr"), ("TOP_CTR", "top_ctr"),
-    ("top_product", "top_product"), ("TopProduct", "top_product"), ("TOPPRODUCT", "top_product"),
-])
+@pytest.mark.parametrize(
+    ("alias", "model"),
+    [
+        ("top_ctr", "top_ctr"),
+        ("TopCTR", "top_ctr"),
+        ("topctr", "top_ctr"),
+        ("TOP_CTR", "top_ctr"),
+        ("top_product", "top_product"),
+        ("TopProduct", "top_product"),
+        ("TOPPRODUCT", "top_product"),
+    ],
+)
 def test_recommendations_default_to_latest_published_date(client, published, alias, model, slash):
     advertiser = published.advertisers[3]
     body = get(client, f"/recommendations/{advertiser}/{alias}{slash}", 200)
@@ -76,10 +86,15 @@ def test_active_advertiser_without_a_list_gets_an_empty_one(client, published):
         assert get(client, f"/recommendations/{silent}/{model}/", 200)["recommendations"] == []
 
 
-@pytest.mark.parametrize("path", [
-    "/recommendations/NOT-AN-ADVERTISER/top_ctr", "/recommendations/NOT-AN-ADVERTISER/TopProduct/",
-    "/history/NOT-AN-ADVERTISER/", "/history/NOT-AN-ADVERTISER",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/recommendations/NOT-AN-ADVERTISER/top_ctr",
+        "/recommendations/NOT-AN-ADVERTISER/TopProduct/",
+        "/history/NOT-AN-ADVERTISER/",
+        "/history/NOT-AN-ADVERTISER",
+    ],
+)
 def test_unknown_advertiser_is_404(client, path):
     body = get(client, path, 404)
     assert body["code"] == "advertiser_not_found"
@@ -100,8 +115,9 @@ def test_invalid_model_is_422_naming_the_allowed_values(client, published, model
     assert body["details"][0]["location"] == ["path", "model"]
 
 
-@pytest.mark.parametrize("value", ["2024-13-01", "20241120", "2024-W47-3", "yesterday",
-                                   "2024-11-20T00:00", "2024-02-30"])
+@pytest.mark.parametrize(
+    "value", ["2024-13-01", "20241120", "2024-W47-3", "yesterday", "2024-11-20T00:00", "2024-02-30"]
+)
 def test_invalid_date_is_422_naming_the_format(client, published, value):
     body = get(client, f"/recommendations/{published.advertisers[1]}/top_ctr?date={value}", 422)
     assert "YYYY-MM-DD" in body["message"] and value in body["message"]
@@ -109,8 +125,7 @@ def test_invalid_date_is_422_naming_the_format(client, published, value):
 
 
 def test_unpublished_date_is_404(client, published):
-    body = get(client, f"/recommendations/{published.advertisers[1]}/top_ctr?date=2024-11-21",
-               404)
+    body = get(client, f"/recommendations/{published.advertisers[1]}/top_ctr?date=2024-11-21", 404)
     assert body["code"] == "date_not_published"
     assert "2024-11-21" in body["message"] and published.latest.isoformat() in body["message"]
     assert get(client, "/stats/?date=2023-01-01", 404)["code"] == "date_not_published"
@@ -133,7 +148,9 @@ def test_history_days_limits_to_the_latest_dates(client, published):
     advertiser = published.advertisers[2]
     body = get(client, f"/history/{advertiser}/?days=2", 200)
     assert [h["date"] for h in body["history"]] == [
-        published.days[2].isoformat(), published.days[1].isoformat()]
+        published.days[2].isoformat(),
+        published.days[1].isoformat(),
+    ]
     assert body["days"] == 2
 
 
@@ -148,21 +165,34 @@ def test_stats_summarise_the_latest_date(client, published, path):
     day = published.latest
     body = get(client, path, 200)
     assert body["date"] == day.isoformat()
-    (count,), = query(published, "select count(distinct advertiser_id) from marts.recommendations"
-                                 " where date = %s", (day,))
+    ((count,),) = query(
+        published,
+        "select count(distinct advertiser_id) from marts.recommendations where date = %s",
+        (day,),
+    )
     assert body["advertisers"] == count == len(published.active) - 1  # one is silent
-    coverage = query(published, "select model, active_advertisers, advertisers_with_recommendations"
-                                " from marts.model_coverage where date = %s order by model", (day,))
-    assert [(c["model"], c["active_advertisers"], c["advertisers_with_recommendations"])
-            for c in body["coverage"]] == coverage
+    coverage = query(
+        published,
+        "select model, active_advertisers, advertisers_with_recommendations"
+        " from marts.model_coverage where date = %s order by model",
+        (day,),
+    )
+    assert [
+        (c["model"], c["active_advertisers"], c["advertisers_with_recommendations"])
+        for c in body["coverage"]
+    ] == coverage
     assert body["agreement"]["advertisers"] == len(published.active)
     assert 0 <= body["agreement"]["mean_jaccard"] <= 1
     changed = body["most_changed"]
     assert 0 < len(changed) <= 10
     jaccards = [c["jaccard_with_previous"] for c in changed]
     assert jaccards == sorted(jaccards)
-    (lowest,), = query(published, "select min(jaccard_with_previous)::float8 from"
-                                  " marts.recommendation_changes where date = %s", (day,))
+    ((lowest,),) = query(
+        published,
+        "select min(jaccard_with_previous)::float8 from"
+        " marts.recommendation_changes where date = %s",
+        (day,),
+    )
     assert jaccards[0] == pytest.approx(lowest)
     assert all(c["previous_date"] == published.days[1].isoformat() for c in changed)
     freshness = body["freshness"]
@@ -183,8 +213,7 @@ def test_live(client, path):
 
 @pytest.mark.parametrize("path", ["/health/ready", "/health/ready/"])
 def test_ready_names_the_latest_date(client, published, path):
-    assert get(client, path, 200) == {"status": "ok",
-                                      "latest_date": published.latest.isoformat()}
+    assert get(client, path, 200) == {"status": "ok", "latest_date": published.latest.isoformat()}
 
 
 @pytest.mark.parametrize("path", ["/metrics", "/metrics/"])
@@ -203,16 +232,23 @@ def test_unknown_route_is_a_json_404(client):
 
 def test_openapi_documents_every_route_with_live_examples(client, published):
     schema = get(client, "/openapi.json", 200)
-    assert set(schema["paths"]) == {"/recommendations/{advertiser_id}/{model}",
-                                    "/history/{advertiser_id}/", "/stats/", "/health/live",
-                                    "/health/ready"}
+    assert set(schema["paths"]) == {
+        "/recommendations/{advertiser_id}/{model}",
+        "/history/{advertiser_id}/",
+        "/stats/",
+        "/health/live",
+        "/health/ready",
+    }
     for item in schema["paths"].values():
         ok = item["get"]["responses"]["200"]["content"]["application/json"]["schema"]
         assert ok["$ref"].startswith("#/components/schemas/")
-    parameters = {p["name"]: p for p in
-                  schema["paths"]["/recommendations/{advertiser_id}/{model}"]["get"]["parameters"]}
+    parameters = {
+        p["name"]: p
+        for p in schema["paths"]["/recommendations/{advertiser_id}/{model}"]["get"]["parameters"]
+    }
     examples = [e["value"] for e in parameters["advertiser_id"]["examples"].values()]
     assert examples and set(examples) <= set(published.active)
     assert [e["value"] for e in parameters["date"]["examples"].values()] == [
-        published.latest.isoformat()]
+        published.latest.isoformat()
+    ]
     assert schema["components"]["schemas"]["Recommendations"]["examples"]

@@ -18,11 +18,20 @@ from schemathesis import GenerationMode, checks
 from api.main import create_app
 from tests.api.conftest import live_server, settings_for
 
-CHECKS = [checks.not_a_server_error, checks.status_code_conformance,
-          checks.content_type_conformance, checks.response_schema_conformance,
-          checks.negative_data_rejection]
-PATHS = {"/recommendations/{advertiser_id}/{model}", "/history/{advertiser_id}/", "/stats/",
-         "/health/live", "/health/ready"}
+CHECKS = [
+    checks.not_a_server_error,
+    checks.status_code_conformance,
+    checks.content_type_conformance,
+    checks.response_schema_conformance,
+    checks.negative_data_rejection,
+]
+PATHS = {
+    "/recommendations/{advertiser_id}/{model}",
+    "/history/{advertiser_id}/",
+    "/stats/",
+    "/health/live",
+    "/health/ready",
+}
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +48,12 @@ def run(strategy: st.SearchStrategy, max_examples: int) -> Counter:
     statuses: Counter = Counter()
 
     @given(case=strategy)
-    @settings(max_examples=max_examples, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     def check(case):
         response = case.call_and_validate(checks=CHECKS)
         statuses[response.status_code] += 1

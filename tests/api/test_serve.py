@@ -17,8 +17,9 @@ def test_serve_starts_the_api(published, http):
     port = free_port()
     env = {**os.environ, "ADTECH_API_DATABASE_URL": api_role_url(published.url)}
     command = [sys.executable, "-m", "pipeline", "serve", "--port", str(port)]  # adtech serve
-    proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     try:
         base = f"http://127.0.0.1:{port}"
 

@@ -1,5 +1,5 @@
 """The checked path's SQL: every line of an object judged set-wise, valid lines into the staging
-table and the others into ops.rejected_rows with their reason, in one statement.
+table and the others into ops.rejected_rows with their reason (two INSERT ... SELECT).
 
 The fast path (loaders/load.py) accepts exactly the objects in which this judge would find no
 reject, so a line's fate never depends on the path its object took.

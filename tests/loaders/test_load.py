@@ -4,6 +4,7 @@ concurrent days, and the manifest. Real PostgreSQL, real S3 over HTTP."""
 from __future__ import annotations
 
 import threading
+import time
 from datetime import date, timedelta
 
 import psycopg2
@@ -165,6 +166,17 @@ def test_loading_a_day_leaves_other_days_untouched(lake, db):
         assert len(db.manifest("ads_views", day)) == 1
 
 
+def wait_until_blocked(db, application_name: str) -> None:
+    """Until the load's session waits for a lock (it has reached the held rows)."""
+    deadline = time.monotonic() + 60
+    while not db.query(
+        "select 1 from pg_stat_activity where application_name = %s and wait_event_type = 'Lock'",
+        (application_name,),
+    ):
+        assert time.monotonic() < deadline, "the reload never reached the held rows"
+        time.sleep(0.05)
+
+
 def test_two_days_load_concurrently_without_waiting_for_each_other(lake, db):
     other = DAY + timedelta(days=1)
     for day in (DAY, other):
@@ -186,6 +198,7 @@ def test_two_days_load_concurrently_without_waiting_for_each_other(lake, db):
     waiting = threading.Thread(target=reload_day)
     waiting.start()
     try:
+        wait_until_blocked(db, f"adtech-load ads_views {DAY}")
         other_result = load_source("ads_views", other)
         assert waiting.is_alive()  # DAY's reload is still waiting, `other` is done
     finally:

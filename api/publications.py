@@ -42,6 +42,12 @@ class Snapshot:
 
     def resolve(self, requested: dt.date | None) -> tuple[dt.date, Publication]:
         """The date to serve (default: the latest published) and its publication, or an ApiError."""
+        if self.head is None:  # never read: the database has been unreachable since startup
+            raise ApiError(
+                503,
+                "database_unavailable",
+                "the published dates could not be read yet (database unreachable)",
+            )
         if not self.dates:
             raise ApiError(
                 503,

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from api.main import create_app
 from devstack.postgres import LocalPostgres
@@ -73,3 +74,20 @@ def test_database_outage_gives_fast_503_then_recovers(own_postgres, http):
             timeout=FAST_POLL * 10,
         )
         assert moved, "the new day was not picked up after the outage"
+
+
+def test_service_starts_while_the_database_is_down_and_serves_once_it_is_up(own_postgres):
+    url = own_postgres.url()
+    published = fill_published_marts(url, DAYS, advertisers=4)
+    path = f"/recommendations/{published.advertisers[0]}/top_ctr"
+    own_postgres.stop()
+    with TestClient(create_app(settings_for(url))) as client:
+        assert client.get("/health/live").status_code == 200
+        for probe in (path, "/health/ready", "/stats/"):
+            response = client.get(probe)
+            assert response.status_code == 503, probe
+            assert response.json()["code"] == "database_unavailable"
+        own_postgres.start()
+        served = wait_for(lambda: client.get(path).status_code == 200, timeout=FAST_POLL * 20)
+        assert served, "the service did not start serving once the database was up"
+        assert client.get(path).json()["date"] == published.latest.isoformat()

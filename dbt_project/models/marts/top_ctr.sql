@@ -3,12 +3,13 @@
     indexes=[{'columns': ['date']}],
 ) }}
 
+{%- set prior = int_var('ctr_prior_impressions', 0) | trim | int -%}
+
 -- TopCTR: each active advertiser's products with the best click-through rate in the CTR window.
--- With ctr_prior_impressions = k > 0 the rate is smoothed toward the advertiser's own CTR
--- C / I (a Beta prior worth k impressions): (clicks + k * C / I) / (impressions + k).
--- The score is kept as the exact fraction (clicks * I + k * C) / (I * (impressions + k)) and
--- ranked on its integer part scaled by 10^30, so equal rates tie exactly (1/2 = 2/4) and the
--- tie-breaks decide, whatever the counts' size.
+-- The rate is a double: IEEE division is correctly rounded, so equal fractions (1/2, 2/4) get
+-- equal scores and the tie-breaks decide (exact for counts below about 10^7).
+-- With ctr_prior_impressions = k > 0 it is smoothed toward the advertiser's own CTR over the
+-- window (a Beta prior worth k impressions): (clicks + k * advertiser_ctr) / (impressions + k).
 with
 
 event_counts as (
@@ -18,45 +19,7 @@ event_counts as (
 
 ),
 
-advertiser_totals as (
-
-    select
-        advertiser_id,
-        sum(impressions) as advertiser_impressions,
-        sum(clicks) as advertiser_clicks
-    from event_counts
-    group by advertiser_id
-
-),
-
 eligible as (
-
-    select * from event_counts
-    where impressions >= {{ int_var('ctr_min_impressions', 1) }}
-
-),
-
-fractions as (
-
-    select
-        eligible.run_date,
-        eligible.advertiser_id,
-        eligible.product_id,
-        eligible.impressions,
-        eligible.clicks,
-        eligible.clicks * advertiser_totals.advertiser_impressions
-        + {{ int_var('ctr_prior_impressions', 0) }} * advertiser_totals.advertiser_clicks
-            as score_numerator,
-        advertiser_totals.advertiser_impressions
-        * (eligible.impressions + {{ int_var('ctr_prior_impressions', 0) }})
-            as score_denominator
-    from eligible
-    inner join advertiser_totals
-        on eligible.advertiser_id = advertiser_totals.advertiser_id
-
-),
-
-scored as (
 
     select
         run_date,
@@ -64,10 +27,43 @@ scored as (
         product_id,
         impressions,
         clicks,
-        cast(clicks as double precision) / impressions as ctr,
-        cast(score_numerator as double precision) / score_denominator as score,
-        div(score_numerator * 1e30, score_denominator) as score_key
-    from fractions
+        cast(clicks as double precision) / impressions as ctr
+    from event_counts
+    where impressions >= {{ int_var('ctr_min_impressions', 1) }}
+
+),
+
+-- Read only when a prior is set; PostgreSQL never computes an unreferenced CTE.
+advertiser_rates as (  -- noqa: ST03
+
+    select
+        advertiser_id,
+        cast(sum(clicks) as double precision) / nullif(sum(impressions), 0) as advertiser_ctr
+    from event_counts
+    group by advertiser_id
+
+),
+
+scored as (
+
+    select
+        eligible.run_date,
+        eligible.advertiser_id,
+        eligible.product_id,
+        eligible.impressions,
+        eligible.clicks,
+        eligible.ctr,
+        {% if prior > 0 -%}
+            (eligible.clicks + {{ prior }} * advertiser_rates.advertiser_ctr)
+            / (eligible.impressions + {{ prior }})
+        {%- else -%}
+            eligible.ctr
+        {%- endif %} as score
+    from eligible
+    {% if prior > 0 -%}
+        inner join advertiser_rates
+            on eligible.advertiser_id = advertiser_rates.advertiser_id
+    {%- endif %}
 
 ),
 
@@ -77,7 +73,7 @@ ranked as (
         *,
         row_number() over (
             partition by advertiser_id
-            order by score_key desc, clicks desc, impressions desc, product_id asc
+            order by score desc, clicks desc, impressions desc, product_id asc
         ) as rank
     from scored
 

@@ -4,8 +4,9 @@ Both read the object in CHUNK-sized blocks and hand COPY whole lines, so memory 
 whatever the object's size (a line longer than MAX_LINE is never held whole either).
 
 - PlainLines feeds the fast path: the bytes go to COPY untouched; C-speed byte scans of each
-  block check that the object can be taken as it is (no quote, no backslash, every line ends with
-  ",<day>"). If not, it raises NotPlain and the loader switches to the checked path.
+  block check that the object can be taken as it is (no quote, no backslash, no empty field,
+  every line ending with a valid type and the partition's day). If not, it raises NotPlain and
+  the loader switches to the checked path.
 - NumberedLines feeds the checked path: one row per line with its line number, the line as text
   and a byte-level issue (invalid UTF-8, overlong line) that SQL cannot see; SQL then judges every
   line set-wise (loaders/checks.py).
@@ -21,7 +22,9 @@ from loaders.errors import HeaderMismatchError
 from loaders.s3objects import Readable
 
 CHUNK = 1 << 20
-MAX_LINE = CHUNK  # longer lines are rejected; >= CHUNK, so only a line across chunks can be
+# Longer lines are rejected. With MAX_LINE >= CHUNK, such a line always spans two chunks, the
+# only place PlainLines needs to look for one.
+MAX_LINE = CHUNK
 BOM = b"\xef\xbb\xbf"
 FIRST_DATA_LINE = 2  # line 1 is the header
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import dbt_scenario as sc
 import psycopg2
 import pytest
+from dbt.cli.main import dbtRunner
 from dbt_support import ROOT, subprocess_env
 
 DBT = str(Path(sys.executable).parent / "dbt")
@@ -105,3 +106,50 @@ def test_parse_needs_no_database(dbt, monkeypatch: pytest.MonkeyPatch) -> None:
     manifest = json.loads((dbt.target / "manifest.json").read_text())
     names = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}
     assert {"top_ctr", "top_product", "recommendations", "int_ad_event_counts"} <= names
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (
+            {"DATABASE_URL": "postgresql://bob:s3cret@db.invalid:6543/mydb?sslmode=require"},
+            {"host": "db.invalid", "port": "6543", "user": "bob", "database": "mydb"},
+        ),
+        (
+            {"DATABASE_URL": "postgres://db.invalid/mydb", "PGUSER": "carol"},
+            {"host": "db.invalid", "port": "5432", "user": "carol", "database": "mydb"},
+        ),
+        (
+            {"PGHOST": "pg.invalid", "PGPORT": "7654", "PGUSER": "dave", "PGDATABASE": "pgdb"},
+            {"host": "pg.invalid", "port": "7654", "user": "dave", "database": "pgdb"},
+        ),
+    ],
+)
+def test_profile_reads_the_connection_from_the_environment(
+    env: dict, expected: dict, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """profiles.yml splits DATABASE_URL in Jinja, else uses the PG* variables (`dbt debug`
+    prints what it resolved; the hosts do not exist, so only the connection check fails)."""
+    for name in ("DATABASE_URL", "PGHOST", "PGPORT", "PGUSER", "PGDATABASE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    printed: list[str] = []
+
+    def collect(event) -> None:
+        if event.info.name == "DebugCmdOut":
+            printed.append(event.info.msg.strip())
+
+    dbtRunner(callbacks=[collect]).invoke(
+        [
+            "debug",
+            "--project-dir",
+            str(ROOT),
+            "--profiles-dir",
+            str(ROOT),
+            "--log-path",
+            str(tmp_path),
+        ]
+    )
+    resolved = dict(line.split(": ", 1) for line in printed if ": " in line)
+    assert {key: resolved.get(key) for key in expected} == expected

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -33,9 +34,8 @@ from loaders.settings import LoaderSettings, get_settings
 from loaders.sources import SOURCES, Source, get_source
 from loaders.streams import (
     CHUNK,
-    FIRST_DATA_LINE,
+    CheckedLines,
     NotPlain,
-    NumberedLines,
     PlainLines,
     read_header,
 )
@@ -209,15 +209,11 @@ def _fast_copy(
 ) -> int | None:
     """Rows loaded by the fast path, or None when the object must take the checked path (the
     caller then rolls back what this attempt inserted)."""
-    stream = ObjectStream(s3_client, obj)
-    try:
+    with closing(ObjectStream(s3_client, obj)) as stream:
         header = read_header(stream, obj.url, spec.header)
         lines = PlainLines(stream, header, checks.plain_endings(spec, day.isoformat()))
-        copy = sql.SQL("copy {} ({}) from stdin with (format text, delimiter ',')").format(
-            staging, sql.SQL(", ").join(map(sql.Identifier, spec.columns))
-        )
         try:
-            cur.copy_expert(copy, lines, size=CHUNK)
+            cur.copy_expert(_copy_into(staging, spec), lines, size=CHUNK)
         except (psycopg2.DataError, psycopg2.IntegrityError) as exc:
             log.info("%s: checked path (%s)", obj.url, str(exc).splitlines()[0])
             return None
@@ -236,37 +232,63 @@ def _fast_copy(
             )
             return None
         return cur.rowcount
-    finally:
-        stream.close()
 
 
 def _checked_copy(
     cur, spec: Source, day: date, load_id: str, staging: sql.Identifier, obj: S3Object, s3_client
 ) -> tuple[int, int]:
-    """(rows loaded, lines rejected) of the object, every line judged in SQL."""
-    stream = ObjectStream(s3_client, obj)
-    try:
-        lines = NumberedLines(stream, read_header(stream, obj.url, spec.header))
-        cur.execute(checks.CREATE_LANDING)
-        cur.execute(sql.SQL("truncate {}").format(checks.LANDING))
-        try:
-            cur.copy_expert(sql.SQL("copy {} from stdin").format(checks.LANDING), lines, size=CHUNK)
-        except psycopg2.errors.QueryCanceled:
-            _raise_read_failure(lines.failure)
-            raise
-        params = {
-            "day": day,
-            "day_iso": day.isoformat(),
-            "source": spec.name,
-            "s3_key": obj.key,
-            "load_id": load_id,
-        }
-        for statement in checks.judge_statements(spec, staging):  # the valid rows' last
-            cur.execute(statement, params)
-        loaded = cur.rowcount
-        return loaded, lines.next_number - FIRST_DATA_LINE - loaded
-    finally:
-        stream.close()
+    """(rows loaded, lines rejected) of the object: its plain lines copied as on the fast path,
+    the others landed numbered and judged set-wise in SQL."""
+    endings = checks.plain_endings(spec, day.isoformat())
+    with closing(ObjectStream(s3_client, obj)) as stream:
+        header = read_header(stream, obj.url, spec.header)
+        with closing(CheckedLines(stream, header, endings, len(spec.fields))) as lines:
+            try:
+                cur.copy_expert(_copy_into(staging, spec), lines, size=CHUNK)
+            except psycopg2.errors.QueryCanceled:
+                _raise_read_failure(lines.failure)
+                raise
+            if cur.rowcount != lines.plain:  # a bug if so: fail rather than lose lines
+                raise RuntimeError(f"{obj.url}: COPY took {cur.rowcount} of {lines.plain} lines")
+            loaded = lines.plain
+            if lines.suspect:
+                loaded += _judge(cur, spec, day, load_id, staging, obj, lines)
+            return loaded, lines.suspect - (loaded - lines.plain)
+
+
+def _judge(
+    cur,
+    spec: Source,
+    day: date,
+    load_id: str,
+    staging: sql.Identifier,
+    obj: S3Object,
+    lines: CheckedLines,
+) -> int:
+    """Land the suspect lines and judge them; returns how many were valid after all."""
+    cur.execute(checks.CREATE_LANDING)
+    cur.execute(sql.SQL("truncate {}").format(checks.LANDING))
+    lines.suspects.seek(0)
+    cur.copy_expert(
+        sql.SQL("copy {} from stdin").format(checks.LANDING), lines.suspects, size=CHUNK
+    )
+    params = {
+        "day": day,
+        "day_iso": day.isoformat(),
+        "source": spec.name,
+        "s3_key": obj.key,
+        "load_id": load_id,
+    }
+    for statement in checks.judge_statements(spec, staging):  # the valid rows' last
+        cur.execute(statement, params)
+    return cur.rowcount
+
+
+def _copy_into(staging: sql.Identifier, spec: Source) -> sql.Composed:
+    """COPY of a source's lines, as they are, into the staging table (defaults fill the rest)."""
+    return sql.SQL("copy {} ({}) from stdin with (format text, delimiter ',')").format(
+        staging, sql.SQL(", ").join(map(sql.Identifier, spec.columns))
+    )
 
 
 def _raise_read_failure(failure: BaseException | None) -> None:

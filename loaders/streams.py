@@ -7,14 +7,15 @@ whatever the object's size (a line longer than MAX_LINE is never held whole eith
   block check that the object can be taken as it is (no quote, no backslash, no empty field,
   every line ending with a valid type and the partition's day). If not, it raises NotPlain and
   the loader switches to the checked path.
-- NumberedLines feeds the checked path: one row per line with its line number, the line as text
-  and a byte-level issue (invalid UTF-8, overlong line) that SQL cannot see; SQL then judges every
-  line set-wise (loaders/checks.py).
+- CheckedLines feeds the checked path: the lines that are plain on their own go to COPY as
+  above; the others are set aside, numbered, with any byte-level issue SQL cannot see (invalid
+  UTF-8, overlong line), for the SQL judge (loaders/checks.py).
 """
 
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -141,14 +142,51 @@ class PlainLines(_CopyInput):
         return block
 
 
-class NumberedLines(_CopyInput):
-    """Checked-path COPY input, in COPY's text format: `line_number, line, issue` per line."""
+class CheckedLines(_CopyInput):
+    """Checked-path input. read() gives COPY the object's plain lines, verbatim (LF endings);
+    every other line goes, numbered, into `suspects` (a temporary file, on disk beyond 8 MiB) as
+    a COPY text-format row `line_number, line, issue` for the landing table and the SQL judge.
 
-    def __init__(self, stream: Readable, header: Header) -> None:
+    A line is plain when it passes, on its own, what PlainLines checks per block (field count,
+    no empty field, a valid ending, no quote or backslash) and holds no stray CR, NUL or invalid
+    UTF-8: the judge would accept it as it is. So an object with a few rejects still loads its
+    other lines at close to the fast path's speed."""
+
+    def __init__(
+        self, stream: Readable, header: Header, endings: tuple[bytes, ...], fields: int
+    ) -> None:
         super().__init__(stream, header)
+        self._endings, self._commas = endings, fields - 1
         self.next_number = FIRST_DATA_LINE
+        self.plain = 0
+        # Closed by close(), when the loader is done with the object.
+        self.suspects = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115
+
+    def close(self) -> None:
+        self.suspects.close()
+
+    @property
+    def suspect(self) -> int:
+        return self.next_number - FIRST_DATA_LINE - self.plain
 
     def _blocks(self) -> Iterator[bytes]:
+        for batch in self._line_batches():
+            plain, suspects = [], []
+            for line, issue in batch:
+                if issue is None and self._is_plain(line):
+                    plain.append(line)
+                    self.next_number += 1
+                    self.plain += 1
+                else:
+                    suspects.append(self._row(line, issue))
+            if suspects:
+                self.suspects.write("".join(suspects).encode())
+            if plain:
+                yield b"\n".join(plain) + b"\n"
+
+    def _line_batches(self) -> Iterator[list[tuple[bytes, str | None]]]:
+        """The data lines (without line ending), a chunk's worth at a time, each with an issue
+        found while splitting (an overlong line, kept truncated)."""
         carry, skipping = b"", False  # skipping: inside the tail of an overlong line
         for chunk in self._chunks():
             data = carry + chunk
@@ -160,19 +198,30 @@ class NumberedLines(_CopyInput):
                 data, skipping = data[end + 1 :], False
             lines = data.split(b"\n")
             carry = lines.pop()
-            rows = [self._row(line) for line in lines]
-            if len(carry) > MAX_LINE:  # kept truncated, rejected as such
-                rows.append(self._row(carry[:MAX_LINE], "line_too_long"))
+            batch = [(line.removesuffix(b"\r"), None) for line in lines]
+            if len(carry) > MAX_LINE:
+                batch.append((carry[:MAX_LINE], "line_too_long"))
                 carry, skipping = b"", True
-            if rows:
-                yield "".join(rows).encode()
+            yield batch
         if carry:
-            yield self._row(carry).encode()
+            yield [(carry.removesuffix(b"\r"), None)]
+
+    def _is_plain(self, line: bytes) -> bool:
+        return (
+            line.count(b",") == self._commas
+            and line.endswith(self._endings)
+            and line != b""
+            and not line.startswith(b",")
+            and not line.endswith(b",")
+            and b",," not in line
+            and not any(odd in line for odd in _ODD_BYTES)
+            and len(line) <= MAX_LINE
+            and (line.isascii() or _is_utf8(line))
+        )
 
     def _row(self, raw: bytes, issue: str | None = None) -> str:
         number = self.next_number
         self.next_number += 1
-        raw = raw.removesuffix(b"\r")
         if len(raw) > MAX_LINE:
             raw, issue = raw[:MAX_LINE], "line_too_long"
         try:
@@ -184,6 +233,17 @@ class NumberedLines(_CopyInput):
         if "\\" in text or "\t" in text or "\r" in text:  # COPY text format's escapes
             text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\r", "\\r")
         return f"{number}\t{text}\t{issue or _NULL}\n"
+
+
+_ODD_BYTES = (b'"', b"\\", b"\r", b"\x00")
+
+
+def _is_utf8(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 _NULL = "\\N"

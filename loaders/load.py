@@ -9,8 +9,9 @@ Each object first tries the fast path: its bytes go straight to `COPY` (text for
 no per-line Python); COPY checks the field count and the date's syntax, and C-speed byte scans
 of each block (streams.PlainLines) check the rest, so the object is taken only if the SQL
 judge would accept every line. If it is not plain (a line to reject, a quote, a stray CR...),
-that attempt is rolled back to a savepoint and the object goes through the checked path:
-every line lands numbered in a temp table and SQL judges them all at once (loaders/checks.py).
+that attempt is rolled back to a savepoint and the object goes through the checked path: its
+plain lines are copied the same way, the others land numbered in a temp table where SQL judges
+them set-wise (streams.CheckedLines, loaders/checks.py).
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 -- What the pipeline itself owns: run bookkeeping, published days, and the API's read-only role.
 -- Idempotent; run before every pipeline run.
+-- The loaders create schema ops too (loaders/sql/schema.sql, same lock): on a brand-new database
+-- the two could otherwise race on the catalog.
+select pg_advisory_xact_lock(hashtext('adtech.loaders.schema'));
 create schema if not exists ops;
 create schema if not exists marts;
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import boto3
 import botocore.config
-import psycopg2
 import pytest
 
 from devstack import stack as devstack
+from tests.databases import new_database
 
 OUTSIDE_SETTINGS = (
     "DATABASE_URL",
@@ -50,24 +50,12 @@ def admin_url(stack: devstack.Stack) -> str:
     return stack.env["DATABASE_URL"]
 
 
-def _with_database(url: str, database: str) -> str:
-    return url.rsplit("/", 1)[0] + "/" + database
-
-
 @pytest.fixture
 def fresh_db(admin_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A new, empty database for this test; DATABASE_URL points at it while the test runs."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    conn = psycopg2.connect(admin_url)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'create database "{name}"')
-    url = _with_database(admin_url, name)
-    monkeypatch.setenv("DATABASE_URL", url)
-    yield url
-    with conn.cursor() as cur:
-        cur.execute(f'drop database if exists "{name}" with (force)')
-    conn.close()
+    with new_database(admin_url) as url:
+        monkeypatch.setenv("DATABASE_URL", url)
+        yield url
 
 
 @pytest.fixture(scope="session")

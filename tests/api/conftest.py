@@ -16,7 +16,6 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-import psycopg2
 import pytest
 import uvicorn
 from fastapi import FastAPI
@@ -25,6 +24,7 @@ from fastapi.testclient import TestClient
 from api.core.config import Settings
 from api.main import create_app
 from tests.api.sample_marts import Published, describe_published
+from tests.databases import new_database
 
 ROOT = Path(__file__).resolve().parents[2]
 DAYS = [dt.date(2024, 11, 18), dt.date(2024, 11, 19), dt.date(2024, 11, 20)]
@@ -40,28 +40,12 @@ def api_role_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"adtech_api@{parts.hostname}:{parts.port}"))
 
 
-@contextlib.contextmanager
-def new_database(admin_url: str) -> Iterator[str]:
-    """A database that lives as long as the block (fresh_db is per test; this can be shared)."""
-    name = f"t_api_{uuid.uuid4().hex[:10]}"
-    conn = psycopg2.connect(admin_url)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f'create database "{name}"')
-        yield admin_url.rsplit("/", 1)[0] + "/" + name
-        with conn.cursor() as cur:
-            cur.execute(f'drop database if exists "{name}" with (force)')
-    finally:
-        conn.close()
-
-
 @pytest.fixture(scope="session")
 def published(stack, s3, admin_url: str) -> Iterator[Published]:
     """Three days published by the real pipeline, shared by the tests that only read."""
     bucket = f"t-api-{uuid.uuid4().hex[:10]}"
     s3.create_bucket(Bucket=bucket)
-    with new_database(admin_url) as url:
+    with new_database(admin_url, prefix="t_api") as url:
         yield fill_published_marts(stack.env, s3, url, bucket)
 
 

@@ -16,6 +16,7 @@ import psycopg2
 import pytest
 
 from pipeline.airflow_env import airflow_env, dags_test, migrate
+from tests.databases import new_database
 from tests.reference import day_files, top_lists
 
 D1, D2, D3, D4 = "2024-11-20", "2024-11-21", "2024-11-22", "2024-11-23"
@@ -24,28 +25,18 @@ D1, D2, D3, D4 = "2024-11-20", "2024-11-21", "2024-11-22", "2024-11-23"
 @pytest.fixture(scope="module")
 def env(stack, admin_url, s3, dbt_manifest, tmp_path_factory):
     """A database and a bucket of this module's own, and Airflow's settings pointing at them."""
-    db = f"dags_{uuid.uuid4().hex[:8]}"
-    conn = psycopg2.connect(admin_url)
-    conn.autocommit = True
-    conn.cursor().execute(f'create database "{db}"')
     bucket = f"dags-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
     home = tmp_path_factory.mktemp("airflow")
-    base = {
-        "DATABASE_URL": admin_url.rsplit("/", 1)[0] + f"/{db}",
-        "ADTECH_S3_BUCKET": bucket,
-        "ADTECH_TASK_RETRIES": "0",
-    }
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in base.items():
+    with new_database(admin_url, prefix="t_dags") as url, pytest.MonkeyPatch.context() as mp:
+        for key, value in {"DATABASE_URL": url, "ADTECH_S3_BUCKET": bucket,
+                           "ADTECH_TASK_RETRIES": "0"}.items():
             mp.setenv(key, value)
         env = airflow_env(home=home)
         migrate(env)
         _generate(env, D1, days=3)
         _only_inactive_events(s3, bucket, D3)
         yield env
-    conn.cursor().execute(f'drop database "{db}" with (force)')
-    conn.close()
 
 
 def _generate(env: dict, start: str, days: int) -> None:

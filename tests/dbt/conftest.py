@@ -4,7 +4,6 @@ prepares them (pipeline bootstrap + the loaders' raw tables), and dbt run in-pro
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable, Iterator
 
 import psycopg2
@@ -14,34 +13,23 @@ from dbt_support import ROOT
 
 from loaders.schema import ensure_schema
 from pipeline.bootstrap import bootstrap
+from tests.databases import new_database
 
 DbtRun = Callable[..., dbtRunnerResult]
 
-
-def _with_database(url: str, database: str) -> str:
-    return url.rsplit("/", 1)[0] + "/" + database
 
 
 @pytest.fixture(scope="module")
 def project_db(admin_url: str) -> Iterator[str]:
     """A new database shared by one test module (dbt builds are slow: build once, assert many
     times), bootstrapped like a pipeline run; DATABASE_URL points at it meanwhile."""
-    name = f"t_dbt_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(admin_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'create database "{name}"')
-    url = _with_database(admin_url, name)
-    bootstrap(url)
-    conn = psycopg2.connect(url)
-    ensure_schema(conn)
-    conn.close()
-    with pytest.MonkeyPatch.context() as mp:
+    with new_database(admin_url, prefix="t_dbt") as url, pytest.MonkeyPatch.context() as mp:
+        bootstrap(url)
+        conn = psycopg2.connect(url)
+        ensure_schema(conn)
+        conn.close()
         mp.setenv("DATABASE_URL", url)
         yield url
-    with admin.cursor() as cur:
-        cur.execute(f'drop database if exists "{name}" with (force)')
-    admin.close()
 
 
 @pytest.fixture(scope="module")

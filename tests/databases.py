@@ -1,0 +1,30 @@
+"""Scratch databases on the test stack's PostgreSQL server."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator
+
+import psycopg2
+
+
+def with_database(url: str, database: str) -> str:
+    """`url` with its database name replaced."""
+    return url.rsplit("/", 1)[0] + "/" + database
+
+
+@contextlib.contextmanager
+def new_database(admin_url: str, prefix: str = "t") -> Iterator[str]:
+    """A new, empty database that lives as long as the block; yields its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    conn = psycopg2.connect(admin_url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f'create database "{name}"')
+        yield with_database(admin_url, name)
+        with conn.cursor() as cur:
+            cur.execute(f'drop database if exists "{name}" with (force)')
+    finally:
+        conn.close()

@@ -92,9 +92,10 @@ def main() -> None:
         "/health/ready",
         "/docs",
     ):
-        console.print(f"  curl -s {base}{path}")
+        console.print(f"  curl -s '{base}{path}'", soft_wrap=True)
     console.print(
-        f"Stop with Ctrl-C; then `{sys.executable} -m pipeline stack down` stops the stack."
+        "Stop the API with Ctrl-C; `.venv/bin/adtech stack down` then stops the stack.",
+        soft_wrap=True,
     )
     os.execvp(sys.executable, [sys.executable, "-m", "pipeline", "serve", "--port", str(PORT)])
 

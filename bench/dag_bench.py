@@ -45,19 +45,23 @@ for _ in range(int(sys.argv[2])):
     bag = DagBag(dag_folder=sys.argv[1])
     times.append(time.perf_counter() - started)
     assert not bag.import_errors, bag.import_errors
-print(statistics.median(times), len(bag.dags), sum(len(d.tasks) for d in bag.dags.values()))
+tasks = sum(len(d.tasks) for d in bag.dags.values())
+print("RESULT", statistics.median(times), len(bag.dags), tasks)
 """
 
 
 def parse_seconds(folder: Path, env: dict, repeat: int = 5) -> tuple[float, int, int]:
-    out = subprocess.run(
+    stdout = subprocess.run(
         [sys.executable, "-c", PARSE_PROBE, str(folder), str(repeat)],
         env=env,
         check=True,
         capture_output=True,
         text=True,
-    ).stdout.split()
-    return float(out[0]), int(out[1]), int(out[2])
+    ).stdout
+    # Airflow logs to stdout too: the figures are on the line marked RESULT.
+    result = next(line for line in stdout.splitlines() if line.startswith("RESULT "))
+    _, seconds, dags, tasks = result.split()
+    return float(seconds), int(dags), int(tasks)
 
 
 def task_seconds(env: dict, day: str) -> tuple[float, int]:

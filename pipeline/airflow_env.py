@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -50,13 +51,17 @@ def airflow_env(home: Path | None = None) -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url(env["DATABASE_URL"]),
         "AIRFLOW__COSMOS__ENABLE_CACHE": "False",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")])),
     }
-    return {
-        **defaults,
-        **{k: v for k, v in env.items() if k not in ("PYTHONPATH",)},
-        "PYTHONPATH": defaults["PYTHONPATH"],
+    # Prepended, not defaults: the project on the import path, and this venv's `airflow` and
+    # `dbt` on PATH (Cosmos looks dbt up there) even when the venv is not activated.
+    prepended = {
+        "PYTHONPATH": str(REPO_ROOT),
+        "PATH": str(Path(sys.executable).parent),
     }
+    merged = {**defaults, **env}
+    for key, first in prepended.items():
+        merged[key] = os.pathsep.join(filter(None, [first, env.get(key)]))
+    return merged
 
 
 def migrate(env: dict[str, str]) -> None:

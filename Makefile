@@ -6,6 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+# uv trusts the system's certificate store (as pip does), so a proxy's trust root works too.
+export UV_SYSTEM_CERTS := 1
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: install demo test lint bench airflow stack-down clean

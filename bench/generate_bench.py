@@ -44,17 +44,20 @@ def constant_lines(location: Location, events: int, gzip: bool) -> float:
 
 
 def generated(location: Location, events: int, skew: str, gzip: bool) -> float:
-    opts = Options(start=DAY, days=1, views_per_day=0, ad_events_per_day=events,
-                   skew=skew, gzip=gzip)
+    opts = Options(
+        start=DAY, days=1, views_per_day=0, ad_events_per_day=events, skew=skew, gzip=gzip
+    )
     started = time.perf_counter()
     generate(opts, location)
     return time.perf_counter() - started
 
 
 def report(where: str, events: int, gen_s: float, base_s: float, size: int) -> None:
-    print(f"{where}: generated {events:,} rows in {gen_s:.2f} s = {events / gen_s:,.0f} rows/s "
-          f"({size / gen_s / 1e6:.0f} MB/s); baseline constant lines {events / base_s:,.0f} rows/s;"
-          f" generation at {base_s / gen_s:.0%} of the I/O ceiling")
+    print(
+        f"{where}: generated {events:,} rows in {gen_s:.2f} s = {events / gen_s:,.0f} rows/s "
+        f"({size / gen_s / 1e6:.0f} MB/s); baseline constant lines {events / base_s:,.0f} rows/s;"
+        f" generation at {base_s / gen_s:.0%} of the I/O ceiling"
+    )
 
 
 def run_local(args: argparse.Namespace) -> None:
@@ -85,7 +88,8 @@ def run_s3(args: argparse.Namespace) -> None:
         gen_s = generated(location, args.events, args.skew, args.gzip)
         name = "generated.csv.gz" if args.gzip else "generated.csv"
         size = location.client.head_object(
-            Bucket="generate-bench", Key=f"raw/ads_views/date={DAY}/{name}")["ContentLength"]
+            Bucket="generate-bench", Key=f"raw/ads_views/date={DAY}/{name}"
+        )["ContentLength"]
         base_s = constant_lines(location, args.events, args.gzip)
         report("local S3 (moto over HTTP, multipart)", args.events, gen_s, base_s, size)
     finally:

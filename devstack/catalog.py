@@ -37,8 +37,11 @@ def build_catalog(rng: random.Random, advertisers: int, products: int, skew: str
     if skew not in SKEWS:
         raise ValueError(f"skew must be one of {', '.join(SKEWS)}, not {skew!r}")
     advertiser_ids = _unique_ids(rng, advertisers, ADVERTISER_ALPHABET, 20)
-    pairs = [(adv, prod) for adv in advertiser_ids
-             for prod in _unique_ids(rng, products, PRODUCT_ALPHABET, 6)]
+    pairs = [
+        (adv, prod)
+        for adv in advertiser_ids
+        for prod in _unique_ids(rng, products, PRODUCT_ALPHABET, 6)
+    ]
     if skew == "uniform":
         return Catalog(advertiser_ids, pairs, [1.0] * len(pairs), [1.0] * len(pairs))
     # Ranks follow the (random) order of the ids, so which advertiser is big depends on the seed.
@@ -51,13 +54,15 @@ def build_catalog(rng: random.Random, advertisers: int, products: int, skew: str
     return Catalog(advertiser_ids, pairs, popularity, [a / mean for a in affinity])
 
 
-def active_lists(rng: random.Random, advertisers: list[str], active: int, churn: float,
-                 days: int) -> list[list[str]]:
+def active_lists(
+    rng: random.Random, advertisers: list[str], active: int, churn: float, days: int
+) -> list[list[str]]:
     """The active advertisers of each day: a random `active` of them on day one, then each day
     round(churn * active) of the list replaced by currently inactive advertisers."""
     if not 0 <= active <= len(advertisers):
-        raise ValueError(f"active ({active}) must be between 0 and advertisers "
-                         f"({len(advertisers)})")
+        raise ValueError(
+            f"active ({active}) must be between 0 and advertisers ({len(advertisers)})"
+        )
     if not 0 <= churn <= 1:
         raise ValueError(f"churn must be a fraction between 0 and 1, not {churn}")
     current = rng.sample(advertisers, active)

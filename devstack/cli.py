@@ -17,8 +17,9 @@ from rich.console import Console
 from rich.table import Table
 
 console = Console(stderr=True)
-stack_app = typer.Typer(help="Local PostgreSQL + S3 endpoint for demos and tests (no Docker).",
-                        no_args_is_help=True)
+stack_app = typer.Typer(
+    help="Local PostgreSQL + S3 endpoint for demos and tests (no Docker).", no_args_is_help=True
+)
 
 
 @stack_app.command("up")
@@ -29,7 +30,7 @@ def stack_up() -> None:
     st = stack.up()
     started = ", ".join(st.started) or "nothing (already running or external)"
     console.print(f"[green]stack up[/]: started {started}; settings in {st.env_file}")
-    console.print("Load them with: [bold]eval \"$(adtech stack env)\"[/]")
+    console.print('Load them with: [bold]eval "$(adtech stack env)"[/]')
 
 
 @stack_app.command("down")
@@ -65,24 +66,38 @@ def generate(
     active: Annotated[int, typer.Option(help="Advertisers on each day's active list.")] = 20,
     products: Annotated[int, typer.Option(help="Products per advertiser.")] = 100,
     views_per_day: Annotated[int, typer.Option(help="product_views lines per day.")] = 20_000,
-    ad_events_per_day: Annotated[int, typer.Option(
-        help="ads_views lines (impressions + clicks) per day.")] = 20_000,
-    click_rate: Annotated[float, typer.Option(help="Fraction of ad events that are clicks.")]
-        = 0.01,
-    skew: Annotated[Skew, typer.Option(
-        help="Popularity: uniform (like the course) or zipf (1/rank traffic and varied "
-             "click-through, like real traffic).")] = Skew.uniform,
-    churn: Annotated[float, typer.Option(
-        help="Fraction of the active list replaced by inactive advertisers each day.")] = 0.05,
+    ad_events_per_day: Annotated[
+        int, typer.Option(help="ads_views lines (impressions + clicks) per day.")
+    ] = 20_000,
+    click_rate: Annotated[
+        float, typer.Option(help="Fraction of ad events that are clicks.")
+    ] = 0.01,
+    skew: Annotated[
+        Skew,
+        typer.Option(
+            help="Popularity: uniform (like the course) or zipf (1/rank traffic and varied "
+            "click-through, like real traffic)."
+        ),
+    ] = Skew.uniform,
+    churn: Annotated[
+        float,
+        typer.Option(help="Fraction of the active list replaced by inactive advertisers each day."),
+    ] = 0.05,
     gzip: Annotated[bool, typer.Option("--gzip/--no-gzip", help="Write .csv.gz files.")] = False,
     crlf: Annotated[bool, typer.Option("--crlf/--lf", help="Line endings.")] = False,
-    malformed: Annotated[float, typer.Option(
-        help="Fraction of event lines made deliberately malformed, cycling through: wrong field "
-             "count, bad date, bad type, empty id, date of another day (for testing the "
-             "loaders; the active lists stay clean).")] = 0.0,
+    malformed: Annotated[
+        float,
+        typer.Option(
+            help="Fraction of event lines made deliberately malformed, cycling through: wrong "
+            "field count, bad date, bad type, empty id, date of another day (for testing the "
+            "loaders; the active lists stay clean)."
+        ),
+    ] = 0.0,
     seed: Annotated[int, typer.Option(help="Same seed and options, same bytes.")] = 0,
-    out: Annotated[Path | None, typer.Option(
-        help="Write to this folder (laid out like the bucket prefix) instead of S3.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write to this folder (laid out like the bucket prefix) instead of S3."),
+    ] = None,
 ) -> None:
     """Write synthetic logs in the S3 day layout: per day, the active advertisers, product views
     and ad events, in the course's CSV format.
@@ -97,10 +112,22 @@ def generate(
     from devstack.generate import generate as run
 
     try:
-        opts = Options(start=start.date(), days=days, advertisers=advertisers, active=active,
-                       products=products, views_per_day=views_per_day,
-                       ad_events_per_day=ad_events_per_day, click_rate=click_rate, skew=skew.value,
-                       churn=churn, gzip=gzip, crlf=crlf, malformed=malformed, seed=seed)
+        opts = Options(
+            start=start.date(),
+            days=days,
+            advertisers=advertisers,
+            active=active,
+            products=products,
+            views_per_day=views_per_day,
+            ad_events_per_day=ad_events_per_day,
+            click_rate=click_rate,
+            skew=skew.value,
+            churn=churn,
+            gzip=gzip,
+            crlf=crlf,
+            malformed=malformed,
+            seed=seed,
+        )
         location = storage.LocalFolder(out) if out else storage.from_env()
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
@@ -111,24 +138,46 @@ def generate(
         # Days already written stay; the file being written is aborted, never left half-done.
         console.print(f"[red]generate failed[/] writing to {location.describe()}: {exc}")
         raise typer.Exit(1) from None
-    table = Table("date", "active", "product_views", "ads_views", "clicks", "malformed",
-                  title=f"written to {location.describe()}")
+    table = Table(
+        "date",
+        "active",
+        "product_views",
+        "ads_views",
+        "clicks",
+        "malformed",
+        title=f"written to {location.describe()}",
+    )
     for day in written:
-        table.add_row(day.day.isoformat(), str(day.active), f"{day.views:,}",
-                      f"{day.ad_events:,}", f"{day.clicks:,}", f"{day.malformed:,}")
+        table.add_row(
+            day.day.isoformat(),
+            str(day.active),
+            f"{day.views:,}",
+            f"{day.ad_events:,}",
+            f"{day.clicks:,}",
+            f"{day.malformed:,}",
+        )
     console.print(table)
     _warn_about_neighbours(location, [k for day in written for k in day.keys])
 
 
 def import_course(
-    src: Annotated[str, typer.Argument(
-        help="Folder or s3://bucket/prefix holding advertiser_ids, product_views, ads_views.")],
-    out: Annotated[Path | None, typer.Option(
-        help="Write to this folder (laid out like the bucket prefix) instead of S3.")] = None,
-    allow_bad: Annotated[bool, typer.Option(
-        "--allow-bad",
-        help="Import even if some lines have no readable date: leave them out (reported).")]
-        = False,
+    src: Annotated[
+        str,
+        typer.Argument(
+            help="Folder or s3://bucket/prefix holding advertiser_ids, product_views, ads_views."
+        ),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write to this folder (laid out like the bucket prefix) instead of S3."),
+    ] = None,
+    allow_bad: Annotated[
+        bool,
+        typer.Option(
+            "--allow-bad",
+            help="Import even if some lines have no readable date: leave them out (reported).",
+        ),
+    ] = False,
 ) -> None:
     """Split the course's flat files (many days each; .csv or no extension; LF or CRLF; gzip or
     not) into day partitions: <source>/date=D/course.csv.
@@ -163,19 +212,32 @@ def import_course(
 
 
 def _print_import_report(report, where: str) -> None:
-    table = Table("date", "advertiser_ids", "product_views", "ads_views",
-                  title=f"rows per day written to {where}")
+    table = Table(
+        "date",
+        "advertiser_ids",
+        "product_views",
+        "ads_views",
+        title=f"rows per day written to {where}",
+    )
     rows = report.rows
     for day in report.days():
-        table.add_row(day, *(f"{rows[s][day]:,}" if day in rows.get(s, {}) else "-"
-                             for s in ("advertiser_ids", "product_views", "ads_views")))
+        table.add_row(
+            day,
+            *(
+                f"{rows[s][day]:,}" if day in rows.get(s, {}) else "-"
+                for s in ("advertiser_ids", "product_views", "ads_views")
+            ),
+        )
     console.print(table)
-    console.print(f"advertiser_ids went to {report.advertiser_ids_day} only: the loaders use it "
-                  "for later days through their fallback to the most recent earlier list.")
+    console.print(
+        f"advertiser_ids went to {report.advertiser_ids_day} only: the loaders use it "
+        "for later days through their fallback to the most recent earlier list."
+    )
     if report.to_be_rejected:
         counts = ", ".join(f"{s}: {n:,}" for s, n in sorted(report.to_be_rejected.items()))
-        console.print(f"[yellow]kept in their days but malformed (the loaders will reject "
-                      f"them)[/]: {counts}")
+        console.print(
+            f"[yellow]kept in their days but malformed (the loaders will reject them)[/]: {counts}"
+        )
     if report.unroutable:
         console.print(f"[yellow]left out (--allow-bad)[/]: {report.unroutable_message()}")
 
@@ -186,8 +248,10 @@ def _warn_about_neighbours(location, keys: list[str]) -> None:
     others = neighbours(location, keys)
     if others:
         shown = "\n".join(f"  {location.describe(k)}" for k in others[:5])
-        console.print(f"[yellow]warning[/]: {len(others)} other file(s) sit in the partitions "
-                      f"just written, and the loaders will load them too:\n{shown}")
+        console.print(
+            f"[yellow]warning[/]: {len(others)} other file(s) sit in the partitions "
+            f"just written, and the loaders will load them too:\n{shown}"
+        )
 
 
 @contextmanager
@@ -204,8 +268,12 @@ def _progress(total: int, description: str) -> Iterator[Callable[[int], None]]:
         TimeRemainingColumn,
     )
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeRemainingColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n: bar.advance(task, n)

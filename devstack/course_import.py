@@ -72,8 +72,10 @@ class ImportReport:
 
     def unroutable_message(self) -> str:
         shown = "\n".join(f"  {b.source} line {b.line_number}: {b.line!r}" for b in self.examples)
-        return (f"{self.unroutable} line(s) have no readable date (YYYY-MM-DD) and belong to no "
-                f"day partition; examples:\n{shown}")
+        return (
+            f"{self.unroutable} line(s) have no readable date (YYYY-MM-DD) and belong to no "
+            f"day partition; examples:\n{shown}"
+        )
 
 
 def find_files(src: Location) -> dict[str, str]:
@@ -86,8 +88,9 @@ def find_files(src: Location) -> dict[str, str]:
             found[source] = names[0]
         else:
             what = "more than one candidate: " + ", ".join(names) if names else "not found"
-            problems.append(f"{source}: {what} (looked for {', '.join(NAME_SUFFIXES[1:])} "
-                            "or no extension)")
+            problems.append(
+                f"{source}: {what} (looked for {', '.join(NAME_SUFFIXES[1:])} or no extension)"
+            )
     if problems:
         raise CourseImportError(f"in {src.describe()}: " + "; ".join(problems))
     return found
@@ -103,14 +106,18 @@ def import_course(src: Location, dest: Location, allow_bad: bool = False) -> Imp
                 _split_events(open_maybe_gzip(raw), source, staging, report)
         days = report.days()
         if not days:
-            raise CourseImportError(f"no dated event lines in {src.describe()}: nothing to "
-                                    "import, and no day for advertiser_ids")
+            raise CourseImportError(
+                f"no dated event lines in {src.describe()}: nothing to "
+                "import, and no day for advertiser_ids"
+            )
         report.advertiser_ids_day = days[0]
         with src.reader(report.files["advertiser_ids"]) as raw:
             _copy_advertiser_ids(open_maybe_gzip(raw), days[0], staging, report)
         if report.unroutable and not allow_bad:
-            raise CourseImportError(report.unroutable_message() + "\nNothing was written. "
-                                    "Fix the source, or pass --allow-bad to leave them out.")
+            raise CourseImportError(
+                report.unroutable_message() + "\nNothing was written. "
+                "Fix the source, or pass --allow-bad to leave them out."
+            )
         for path in sorted(p for p in staging.rglob("*") if p.is_file()):
             key = path.relative_to(staging).as_posix()
             dest.put_file(path, key)
@@ -132,11 +139,18 @@ def _staging_dir(dest: Location) -> Path:
 def _read_header(stream: BinaryIO, source: str, report: ImportReport) -> bytes:
     """Check the header row; return the file's line ending (used for the written headers)."""
     first = stream.readline()
-    columns = tuple(c.strip() for c in first.removeprefix(b"\xef\xbb\xbf").rstrip(b"\r\n")
-                    .decode("utf-8", "replace").split(","))
+    columns = tuple(
+        c.strip()
+        for c in first.removeprefix(b"\xef\xbb\xbf")
+        .rstrip(b"\r\n")
+        .decode("utf-8", "replace")
+        .split(",")
+    )
     if columns != HEADERS[source]:
-        raise CourseImportError(f"{report.files[source]}: header is {','.join(columns)!r}, "
-                                f"expected {','.join(HEADERS[source])!r}")
+        raise CourseImportError(
+            f"{report.files[source]}: header is {','.join(columns)!r}, "
+            f"expected {','.join(HEADERS[source])!r}"
+        )
     return b"\r\n" if first.endswith(b"\r\n") else b"\n"
 
 
@@ -207,8 +221,11 @@ def _split_events(stream: BinaryIO, source: str, staging: Path, report: ImportRe
                     _unroutable(report, source, number, body)
                     continue
                 days[raw_date] = day
-            if len(fields) != width or b"" in fields or (
-                    type_at is not None and fields[type_at] not in AD_TYPES):
+            if (
+                len(fields) != width
+                or b"" in fields
+                or (type_at is not None and fields[type_at] not in AD_TYPES)
+            ):
                 report.to_be_rejected[source] += 1
             if day != batch_day or len(batch) >= BATCH_LINES:
                 if batch:
@@ -230,8 +247,7 @@ def _unroutable(report: ImportReport, source: str, number: int, body: bytes) -> 
         report.examples.append(BadLine(source, number, body[:200].decode("utf-8", "replace")))
 
 
-def _copy_advertiser_ids(stream: BinaryIO, day: str, staging: Path,
-                         report: ImportReport) -> None:
+def _copy_advertiser_ids(stream: BinaryIO, day: str, staging: Path, report: ImportReport) -> None:
     eol = _read_header(stream, "advertiser_ids", report)
     files = _DayFiles(staging, "advertiser_ids", b"advertiser_id" + eol)
     try:

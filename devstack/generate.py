@@ -98,8 +98,9 @@ class Tables:
     @classmethod
     def of(cls, catalog: Catalog) -> Tables:
         pairs = [f"{adv},{prod}" for adv, prod in catalog.pairs]
-        click_weights = [p * a for p, a in zip(catalog.popularity, catalog.click_affinity,
-                                               strict=True)]
+        click_weights = [
+            p * a for p, a in zip(catalog.popularity, catalog.click_affinity, strict=True)
+        ]
         return cls(
             views=flat_table(pairs, catalog.popularity),
             impressions=flat_table([f"{p},impression" for p in pairs], catalog.popularity),
@@ -111,32 +112,65 @@ def day_key(source: str, day: date, name: str) -> str:
     return f"{source}/date={day.isoformat()}/{name}"
 
 
-def generate(opts: Options, location: Location,
-             progress: Callable[[int], None] = lambda _: None) -> list[DayWritten]:
+def generate(
+    opts: Options, location: Location, progress: Callable[[int], None] = lambda _: None
+) -> list[DayWritten]:
     """Write every day's three files to `location`; `progress` gets the events written."""
-    catalog = build_catalog(random.Random(f"{opts.seed}:catalog"), opts.advertisers,
-                            opts.products, opts.skew)
-    lists = active_lists(random.Random(f"{opts.seed}:active"), catalog.advertisers,
-                         opts.active, opts.churn, opts.days)
+    catalog = build_catalog(
+        random.Random(f"{opts.seed}:catalog"), opts.advertisers, opts.products, opts.skew
+    )
+    lists = active_lists(
+        random.Random(f"{opts.seed}:active"),
+        catalog.advertisers,
+        opts.active,
+        opts.churn,
+        opts.days,
+    )
     tables = Tables.of(catalog)
-    return [_write_day(opts, location, tables, opts.start + timedelta(days=i), active, progress)
-            for i, active in enumerate(lists)]
+    return [
+        _write_day(opts, location, tables, opts.start + timedelta(days=i), active, progress)
+        for i, active in enumerate(lists)
+    ]
 
 
-def _write_day(opts: Options, location: Location, tables: Tables, day: date, active: list[str],
-               progress: Callable[[int], None]) -> DayWritten:
+def _write_day(
+    opts: Options,
+    location: Location,
+    tables: Tables,
+    day: date,
+    active: list[str],
+    progress: Callable[[int], None],
+) -> DayWritten:
     eol = opts.eol
     _write(opts, location, day, "advertiser_ids", [eol.join(active) + eol] if active else [])
     views = Injector(opts.malformed, VIEW_KINDS, day, eol)
-    _write(opts, location, day, "product_views", _event_chunks(
-        _rng(opts, "product_views", day), opts.views_per_day, ViewDraw(tables), views, progress))
+    _write(
+        opts,
+        location,
+        day,
+        "product_views",
+        _event_chunks(
+            _rng(opts, "product_views", day), opts.views_per_day, ViewDraw(tables), views, progress
+        ),
+    )
     ads = Injector(opts.malformed, AD_KINDS, day, eol)
     ad_draw = AdDraw(tables, opts.click_rate)
-    _write(opts, location, day, "ads_views", _event_chunks(
-        _rng(opts, "ads_views", day), opts.ad_events_per_day, ad_draw, ads, progress))
-    return DayWritten(day, len(active), opts.views_per_day, opts.ad_events_per_day,
-                      clicks=ad_draw.clicks, malformed=views.injected + ads.injected,
-                      keys=[day_key(s, day, opts.file_name) for s in HEADERS])
+    _write(
+        opts,
+        location,
+        day,
+        "ads_views",
+        _event_chunks(_rng(opts, "ads_views", day), opts.ad_events_per_day, ad_draw, ads, progress),
+    )
+    return DayWritten(
+        day,
+        len(active),
+        opts.views_per_day,
+        opts.ad_events_per_day,
+        clicks=ad_draw.clicks,
+        malformed=views.injected + ads.injected,
+        keys=[day_key(s, day, opts.file_name) for s in HEADERS],
+    )
 
 
 def _rng(opts: Options, source: str, day: date) -> random.Random:
@@ -144,8 +178,9 @@ def _rng(opts: Options, source: str, day: date) -> random.Random:
     return random.Random(f"{opts.seed}:{source}:{day.isoformat()}")
 
 
-def _write(opts: Options, location: Location, day: date, source: str,
-           chunks: Iterable[str]) -> None:
+def _write(
+    opts: Options, location: Location, day: date, source: str, chunks: Iterable[str]
+) -> None:
     key = day_key(source, day, opts.file_name)
     # A rerun with the other --gzip setting must not leave a second copy of the day behind.
     other = day_key(source, day, "generated.csv" if opts.gzip else "generated.csv.gz")
@@ -176,21 +211,30 @@ class AdDraw:
 
     def __init__(self, tables: Tables, click_rate: float) -> None:
         self.impressions, self.click_table, self.click_rate = (
-            tables.impressions, tables.clicks, click_rate)
+            tables.impressions,
+            tables.clicks,
+            click_rate,
+        )
         self.clicks = 0
 
     def __call__(self, rng: random.Random, n: int) -> list[str]:
         items = rng.choices(self.impressions, k=n)
         clicks = binomial(rng, n, self.click_rate)
-        for pos, item in zip(rng.sample(range(n), clicks),
-                             rng.choices(self.click_table, k=clicks), strict=True):
+        for pos, item in zip(
+            rng.sample(range(n), clicks), rng.choices(self.click_table, k=clicks), strict=True
+        ):
             items[pos] = item
         self.clicks += clicks
         return items
 
 
-def _event_chunks(rng: random.Random, lines: int, draw: Callable[[random.Random, int], list[str]],
-                  injector: Injector, progress: Callable[[int], None]) -> Iterator[str]:
+def _event_chunks(
+    rng: random.Random,
+    lines: int,
+    draw: Callable[[random.Random, int], list[str]],
+    injector: Injector,
+    progress: Callable[[int], None],
+) -> Iterator[str]:
     """The day's event lines as text, CHUNK_LINES at a time."""
     suffix = f",{injector.day.isoformat()}{injector.eol}"
     for done in range(0, lines, CHUNK_LINES):

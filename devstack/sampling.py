@@ -17,8 +17,7 @@ T = TypeVar("T")
 TABLE_SIZE = 1 << 20  # weight resolution ~1e-6; 8 MB of references per table
 
 
-def flat_table(items: Sequence[T], weights: Sequence[float],
-                  size: int = TABLE_SIZE) -> list[T]:
+def flat_table(items: Sequence[T], weights: Sequence[float], size: int = TABLE_SIZE) -> list[T]:
     """`items` repeated in proportion to `weights` (largest-remainder rounding, every item at
     least once). Equal weights return the items unchanged: exact, and no quantisation at all."""
     if len(set(weights)) <= 1:
@@ -47,4 +46,4 @@ def binomial(rng: random.Random, n: int, p: float) -> int:
 
 def zipf_weights(n: int, exponent: float = 1.0) -> list[float]:
     """1/rank**exponent for ranks 1..n."""
-    return [1 / (rank ** exponent) for rank in range(1, n + 1)]
+    return [1 / (rank**exponent) for rank in range(1, n + 1)]

@@ -55,8 +55,9 @@ class LocalFolder:
         (self.root / key).unlink(missing_ok=True)
 
     def list_keys(self) -> list[str]:
-        return sorted(p.relative_to(self.root).as_posix() for p in self.root.rglob("*")
-                      if p.is_file())
+        return sorted(
+            p.relative_to(self.root).as_posix() for p in self.root.rglob("*") if p.is_file()
+        )
 
     @contextmanager
     def reader(self, key: str) -> Iterator[BinaryIO]:
@@ -100,9 +101,11 @@ class S3Prefix:
 
     def list_keys(self) -> list[str]:
         pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=self.prefix)
-        return sorted(obj["Key"][len(self.prefix):] for page in pages
-                      for obj in page.get("Contents", []))
+            Bucket=self.bucket, Prefix=self.prefix
+        )
+        return sorted(
+            obj["Key"][len(self.prefix) :] for page in pages for obj in page.get("Contents", [])
+        )
 
     @contextmanager
     def reader(self, key: str) -> Iterator[BinaryIO]:
@@ -142,14 +145,22 @@ class MultipartWriter(io.RawIOBase):
 
     def _send(self, body: bytes) -> None:
         if self.upload_id is None:
-            self.upload_id = self.client.create_multipart_upload(
-                Bucket=self.bucket, Key=self.key)["UploadId"]
+            self.upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=self.key)[
+                "UploadId"
+            ]
         if len(self.parts) >= 2:  # bound the memory held by queued parts
             self.parts[-2].result()
         number = len(self.parts) + 1
-        self.parts.append(self.pool.submit(
-            self.client.upload_part, Bucket=self.bucket, Key=self.key, PartNumber=number,
-            UploadId=self.upload_id, Body=body))
+        self.parts.append(
+            self.pool.submit(
+                self.client.upload_part,
+                Bucket=self.bucket,
+                Key=self.key,
+                PartNumber=number,
+                UploadId=self.upload_id,
+                Body=body,
+            )
+        )
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
@@ -157,7 +168,8 @@ class MultipartWriter(io.RawIOBase):
                 self._finish()
             elif self.upload_id is not None:
                 self.client.abort_multipart_upload(
-                    Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)
+                    Bucket=self.bucket, Key=self.key, UploadId=self.upload_id
+                )
         finally:
             self.pool.shutdown(wait=True)
             super().__exit__(exc_type, exc, tb)
@@ -169,14 +181,20 @@ class MultipartWriter(io.RawIOBase):
         try:
             if self.buffer:
                 self._send(bytes(self.buffer))
-            parts = [{"PartNumber": i, "ETag": f.result()["ETag"]}
-                     for i, f in enumerate(self.parts, start=1)]
+            parts = [
+                {"PartNumber": i, "ETag": f.result()["ETag"]}
+                for i, f in enumerate(self.parts, start=1)
+            ]
             self.client.complete_multipart_upload(
-                Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
-                MultipartUpload={"Parts": parts})
+                Bucket=self.bucket,
+                Key=self.key,
+                UploadId=self.upload_id,
+                MultipartUpload={"Parts": parts},
+            )
         except BaseException:
             self.client.abort_multipart_upload(
-                Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)
+                Bucket=self.bucket, Key=self.key, UploadId=self.upload_id
+            )
             raise
 
 
@@ -184,15 +202,17 @@ def from_env() -> S3Prefix:
     """The configured bucket/prefix (ADTECH_S3_BUCKET, ADTECH_S3_PREFIX default `raw/`)."""
     bucket = os.environ.get("ADTECH_S3_BUCKET")
     if not bucket:
-        raise ValueError("ADTECH_S3_BUCKET is not set: set it (see `adtech stack env`) "
-                         "or write to a local folder with --out DIR")
+        raise ValueError(
+            "ADTECH_S3_BUCKET is not set: set it (see `adtech stack env`) "
+            "or write to a local folder with --out DIR"
+        )
     return S3Prefix(bucket, os.environ.get("ADTECH_S3_PREFIX", "raw/"))
 
 
 def parse(location: str) -> LocalFolder | S3Prefix:
     """`s3://bucket/prefix` or a local folder path."""
     if location.startswith("s3://"):
-        bucket, _, prefix = location[len("s3://"):].partition("/")
+        bucket, _, prefix = location[len("s3://") :].partition("/")
         if not bucket:
             raise ValueError(f"no bucket in {location!r}: expected s3://bucket/prefix")
         return S3Prefix(bucket, prefix)
@@ -204,6 +224,7 @@ def parse(location: str) -> LocalFolder | S3Prefix:
 
 def neighbours(location: Location, keys: list[str]) -> list[str]:
     """Other files in the folders (day partitions) of `keys`: the loaders would load them too."""
+
     def folder(key: str) -> str:
         return key.rpartition("/")[0]
 

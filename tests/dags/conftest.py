@@ -12,8 +12,13 @@ def airflow_home(stack, tmp_path_factory):
 
     home = tmp_path_factory.mktemp("airflow_home")
     saved = dict(os.environ)
-    os.environ.update({k: v for k, v in airflow_env(home=home).items()
-                       if k.startswith("AIRFLOW") or k == "PYTHONPATH"})
+    os.environ.update(
+        {
+            k: v
+            for k, v in airflow_env(home=home).items()
+            if k.startswith("AIRFLOW") or k == "PYTHONPATH"
+        }
+    )
     yield home
     os.environ.clear()
     os.environ.update(saved)

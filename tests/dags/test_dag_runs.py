@@ -29,8 +29,11 @@ def env(stack, admin_url, s3, dbt_manifest, tmp_path_factory):
     s3.create_bucket(Bucket=bucket)
     home = tmp_path_factory.mktemp("airflow")
     with new_database(admin_url, prefix="t_dags") as url, pytest.MonkeyPatch.context() as mp:
-        for key, value in {"DATABASE_URL": url, "ADTECH_S3_BUCKET": bucket,
-                           "ADTECH_TASK_RETRIES": "0"}.items():
+        for key, value in {
+            "DATABASE_URL": url,
+            "ADTECH_S3_BUCKET": bucket,
+            "ADTECH_TASK_RETRIES": "0",
+        }.items():
             mp.setenv(key, value)
         env = airflow_env(home=home)
         migrate(env)

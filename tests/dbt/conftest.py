@@ -18,7 +18,6 @@ from tests.databases import new_database
 DbtRun = Callable[..., dbtRunnerResult]
 
 
-
 @pytest.fixture(scope="module")
 def project_db(admin_url: str) -> Iterator[str]:
     """A new database shared by one test module (dbt builds are slow: build once, assert many

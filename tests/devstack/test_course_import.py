@@ -54,15 +54,17 @@ def test_course_files_split_into_their_days(course_dir: Path, tmp_path: Path) ->
         for day in ("2024-11-20", "2024-12-19"):  # the report shows the same numbers
             assert f"{expected[day]:,}" in output
     # advertiser_ids: only in the first event day, all 20 active advertisers, byte for byte.
-    assert [p.name for p in (tmp_path / "advertiser_ids").iterdir()] == [
-        f"date={FIRST_DAY}"]
+    assert [p.name for p in (tmp_path / "advertiser_ids").iterdir()] == [f"date={FIRST_DAY}"]
     copied = tmp_path / "advertiser_ids" / f"date={FIRST_DAY}" / "course.csv"
     assert copied.read_bytes() == (course_dir / "advertiser_ids").read_bytes()
     # Every source line is in exactly one day file, unchanged.
     for source in EVENTS:
         source_lines = (course_dir / source).read_bytes().splitlines()[1:]
-        out_lines = [line for p in (tmp_path / source).glob("date=*/course.csv")
-                     for line in p.read_bytes().splitlines()[1:]]
+        out_lines = [
+            line
+            for p in (tmp_path / source).glob("date=*/course.csv")
+            for line in p.read_bytes().splitlines()[1:]
+        ]
         assert sorted(out_lines) == sorted(source_lines)
     assert not list(tmp_path.glob(".import-*"))  # staging removed
 
@@ -90,8 +92,11 @@ def test_s3_source_to_configured_bucket(course_dir: Path, s3, bucket: str) -> No
         s3.upload_file(str(course_dir / source), bucket, f"course/{source}")
     code, output = invoke(f"s3://{bucket}/course")
     assert code == 0, output
-    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(
-        Bucket=bucket, Prefix="raw/") for o in page.get("Contents", [])]
+    keys = [
+        o["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="raw/")
+        for o in page.get("Contents", [])
+    ]
     assert len(keys) == 30 + 30 + 1
     assert f"raw/advertiser_ids/date={FIRST_DAY}/course.csv" in keys
     expected = source_days(course_dir / "ads_views")
@@ -103,9 +108,11 @@ def write_source(folder: Path, ads_lines: list[str]) -> Path:
     folder.mkdir()
     (folder / "advertiser_ids").write_text("advertiser_id\nAAAAAAAAAAAAAAAAAAAA\n")
     (folder / "product_views").write_text(
-        "advertiser_id,product_id,date\nAAAAAAAAAAAAAAAAAAAA,abc123,2024-11-20\n")
-    (folder / "ads_views").write_text("\n".join(["advertiser_id,product_id,type,date",
-                                                 *ads_lines]) + "\n")
+        "advertiser_id,product_id,date\nAAAAAAAAAAAAAAAAAAAA,abc123,2024-11-20\n"
+    )
+    (folder / "ads_views").write_text(
+        "\n".join(["advertiser_id,product_id,type,date", *ads_lines]) + "\n"
+    )
     return folder
 
 
@@ -142,22 +149,46 @@ def test_allow_bad_leaves_them_out_and_keeps_dated_malformed_lines(tmp_path: Pat
     assert day20[1:] == BAD_SOURCE[:1]
 
 
-@pytest.mark.parametrize(("files", "message"), [
-    ({"advertiser_ids": "advertiser_id\n", "product_views": "advertiser_id,product_id,date\n"},
-     "ads_views: not found"),
-    ({"advertiser_ids": "advertiser_id\n", "product_views": "advertiser_id,product_id,date\n",
-      "ads_views": "advertiser_id,product_id,type,date\n",
-      "ads_views.csv": "advertiser_id,product_id,type,date\n"},
-     "ads_views: more than one candidate: ads_views, ads_views.csv"),
-    ({"advertiser_ids": "advertiser_id\n", "product_views": "product_id,advertiser_id,date\n",
-      "ads_views": "advertiser_id,product_id,type,date\n"},
-     "product_views: header is 'product_id,advertiser_id,date'"),
-    ({"advertiser_ids": "advertiser_id\n", "product_views": "advertiser_id,product_id,date\n",
-      "ads_views": "advertiser_id,product_id,type,date\n"},
-     "no dated event lines"),
-])
-def test_unusable_sources_are_clear_errors(tmp_path: Path, files: dict[str, str],
-                                           message: str) -> None:
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        (
+            {
+                "advertiser_ids": "advertiser_id\n",
+                "product_views": "advertiser_id,product_id,date\n",
+            },
+            "ads_views: not found",
+        ),
+        (
+            {
+                "advertiser_ids": "advertiser_id\n",
+                "product_views": "advertiser_id,product_id,date\n",
+                "ads_views": "advertiser_id,product_id,type,date\n",
+                "ads_views.csv": "advertiser_id,product_id,type,date\n",
+            },
+            "ads_views: more than one candidate: ads_views, ads_views.csv",
+        ),
+        (
+            {
+                "advertiser_ids": "advertiser_id\n",
+                "product_views": "product_id,advertiser_id,date\n",
+                "ads_views": "advertiser_id,product_id,type,date\n",
+            },
+            "product_views: header is 'product_id,advertiser_id,date'",
+        ),
+        (
+            {
+                "advertiser_ids": "advertiser_id\n",
+                "product_views": "advertiser_id,product_id,date\n",
+                "ads_views": "advertiser_id,product_id,type,date\n",
+            },
+            "no dated event lines",
+        ),
+    ],
+)
+def test_unusable_sources_are_clear_errors(
+    tmp_path: Path, files: dict[str, str], message: str
+) -> None:
     src = tmp_path / "src"
     src.mkdir()
     for name, text in files.items():
@@ -177,12 +208,14 @@ def test_last_line_without_newline_is_kept(tmp_path: Path) -> None:
     src = write_source(tmp_path / "src", ["AAAAAAAAAAAAAAAAAAAA,abc123,click,2024-11-20"])
     (src / "product_views").write_bytes(
         b"advertiser_id,product_id,date\r\nAAAAAAAAAAAAAAAAAAAA,abc123,2024-11-20\r\n"
-        b"AAAAAAAAAAAAAAAAAAAA,abc124,2024-11-21")
+        b"AAAAAAAAAAAAAAAAAAAA,abc124,2024-11-21"
+    )
     code, output = invoke(str(src), "--out", str(tmp_path / "out"))
     assert code == 0, output
     day21 = tmp_path / "out" / "product_views" / "date=2024-11-21" / "course.csv"
-    assert day21.read_bytes() == (b"advertiser_id,product_id,date\r\n"
-                                  b"AAAAAAAAAAAAAAAAAAAA,abc124,2024-11-21\r\n")
+    assert day21.read_bytes() == (
+        b"advertiser_id,product_id,date\r\nAAAAAAAAAAAAAAAAAAAA,abc124,2024-11-21\r\n"
+    )
 
 
 def test_warns_about_other_files_in_the_partitions(course_dir: Path, tmp_path: Path) -> None:

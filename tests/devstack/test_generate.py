@@ -51,8 +51,11 @@ def rows(folder: Path, source: str, day: date, name: str = "generated.csv") -> l
 
 
 def all_files(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def malformed_reason(fields: list[str], source: str, day: date) -> str | None:
@@ -75,10 +78,21 @@ def malformed_reason(fields: list[str], source: str, day: date) -> str | None:
 
 
 def test_format_layout_and_counts(tmp_path: Path) -> None:
-    run("--days", "3", "--views-per-day", "3000", "--ad-events-per-day", "4000",
-        "--click-rate", "0.05", "--out", str(tmp_path))
-    expected = {f"{s}/date={START + timedelta(days=i)}/generated.csv"
-                for s in SOURCES for i in range(3)}
+    run(
+        "--days",
+        "3",
+        "--views-per-day",
+        "3000",
+        "--ad-events-per-day",
+        "4000",
+        "--click-rate",
+        "0.05",
+        "--out",
+        str(tmp_path),
+    )
+    expected = {
+        f"{s}/date={START + timedelta(days=i)}/generated.csv" for s in SOURCES for i in range(3)
+    }
     assert set(all_files(tmp_path)) == expected
     for i in range(3):
         day = START + timedelta(days=i)
@@ -88,8 +102,10 @@ def test_format_layout_and_counts(tmp_path: Path) -> None:
         assert len(active) == 20 and len(views) == 3000 and len(ads) == 4000
         assert all(ADVERTISER.fullmatch(a) for a in active)
         for row in views + ads:
-            assert malformed_reason(row, "ads_views" if len(row) == 4 else "product_views",
-                                    day) is None, row
+            assert (
+                malformed_reason(row, "ads_views" if len(row) == 4 else "product_views", day)
+                is None
+            ), row
             assert ADVERTISER.fullmatch(row[0]) and PRODUCT.fullmatch(row[1]), row
         types = Counter(r[2] for r in ads)
         assert set(types) == {"impression", "click"}
@@ -100,8 +116,19 @@ def test_format_layout_and_counts(tmp_path: Path) -> None:
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
-    args = ("--days", "2", "--views-per-day", "2000", "--ad-events-per-day", "2000",
-            "--malformed", "0.02", "--gzip", "--skew", "zipf")
+    args = (
+        "--days",
+        "2",
+        "--views-per-day",
+        "2000",
+        "--ad-events-per-day",
+        "2000",
+        "--malformed",
+        "0.02",
+        "--gzip",
+        "--skew",
+        "zipf",
+    )
     for name, seed in (("a", "7"), ("b", "7"), ("c", "8")):
         run(*args, "--seed", seed, "--out", str(tmp_path / name))
     a, b, c = (all_files(tmp_path / n) for n in "abc")
@@ -111,11 +138,20 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
 
 
 def test_malformed_lines_fraction_and_every_kind(tmp_path: Path) -> None:
-    run("--days", "1", "--views-per-day", "10000", "--ad-events-per-day", "10000",
-        "--malformed", "0.03", "--out", str(tmp_path))
+    run(
+        "--days",
+        "1",
+        "--views-per-day",
+        "10000",
+        "--ad-events-per-day",
+        "10000",
+        "--malformed",
+        "0.03",
+        "--out",
+        str(tmp_path),
+    )
     for source, kinds in (("product_views", 4), ("ads_views", 5)):
-        reasons = Counter(malformed_reason(r, source, START)
-                          for r in rows(tmp_path, source, START))
+        reasons = Counter(malformed_reason(r, source, START) for r in rows(tmp_path, source, START))
         bad = sum(n for reason, n in reasons.items() if reason)
         assert bad == 300, reasons  # round(0.03 * 10000)
         assert len(reasons) - 1 == kinds, reasons  # every kind present (plus None)
@@ -123,8 +159,18 @@ def test_malformed_lines_fraction_and_every_kind(tmp_path: Path) -> None:
 
 
 def test_gzip_and_crlf(tmp_path: Path) -> None:
-    run("--days", "1", "--views-per-day", "500", "--ad-events-per-day", "500", "--gzip",
-        "--crlf", "--out", str(tmp_path))
+    run(
+        "--days",
+        "1",
+        "--views-per-day",
+        "500",
+        "--ad-events-per-day",
+        "500",
+        "--gzip",
+        "--crlf",
+        "--out",
+        str(tmp_path),
+    )
     for source in SOURCES:
         path = tmp_path / source / f"date={START}" / "generated.csv.gz"
         raw = path.read_bytes()
@@ -136,32 +182,79 @@ def test_gzip_and_crlf(tmp_path: Path) -> None:
 
 
 def test_rerun_with_other_compression_replaces_the_day(tmp_path: Path) -> None:
-    run("--days", "1", "--views-per-day", "10", "--ad-events-per-day", "10", "--out",
-        str(tmp_path))
-    run("--days", "1", "--views-per-day", "10", "--ad-events-per-day", "10", "--gzip",
-        "--out", str(tmp_path))
+    run("--days", "1", "--views-per-day", "10", "--ad-events-per-day", "10", "--out", str(tmp_path))
+    run(
+        "--days",
+        "1",
+        "--views-per-day",
+        "10",
+        "--ad-events-per-day",
+        "10",
+        "--gzip",
+        "--out",
+        str(tmp_path),
+    )
     assert [p.name for p in (tmp_path / "ads_views" / f"date={START}").iterdir()] == [
-        "generated.csv.gz"]
+        "generated.csv.gz"
+    ]
 
 
 def test_active_lists_and_churn(tmp_path: Path) -> None:
-    run("--days", "5", "--views-per-day", "100", "--ad-events-per-day", "100",
-        "--advertisers", "30", "--active", "20", "--churn", "0.1", "--out", str(tmp_path / "c"))
-    run("--days", "3", "--views-per-day", "100", "--ad-events-per-day", "100",
-        "--churn", "0", "--out", str(tmp_path / "s"))
-    lists = [{r[0] for r in rows(tmp_path / "c", "advertiser_ids", START + timedelta(days=i))}
-             for i in range(5)]
+    run(
+        "--days",
+        "5",
+        "--views-per-day",
+        "100",
+        "--ad-events-per-day",
+        "100",
+        "--advertisers",
+        "30",
+        "--active",
+        "20",
+        "--churn",
+        "0.1",
+        "--out",
+        str(tmp_path / "c"),
+    )
+    run(
+        "--days",
+        "3",
+        "--views-per-day",
+        "100",
+        "--ad-events-per-day",
+        "100",
+        "--churn",
+        "0",
+        "--out",
+        str(tmp_path / "s"),
+    )
+    lists = [
+        {r[0] for r in rows(tmp_path / "c", "advertiser_ids", START + timedelta(days=i))}
+        for i in range(5)
+    ]
     for before, after in pairwise(lists):
         assert len(after) == 20 and len(before - after) == 2  # round(0.1 * 20) replaced
-    steady = [{r[0] for r in rows(tmp_path / "s", "advertiser_ids", START + timedelta(days=i))}
-              for i in range(3)]
+    steady = [
+        {r[0] for r in rows(tmp_path / "s", "advertiser_ids", START + timedelta(days=i))}
+        for i in range(3)
+    ]
     assert steady[0] == steady[1] == steady[2]
 
 
 def test_zipf_is_skewed_and_uniform_is_not(tmp_path: Path) -> None:
     for skew in ("uniform", "zipf"):
-        run("--days", "1", "--views-per-day", "50000", "--ad-events-per-day", "0", "--skew",
-            skew, "--out", str(tmp_path / skew))
+        run(
+            "--days",
+            "1",
+            "--views-per-day",
+            "50000",
+            "--ad-events-per-day",
+            "0",
+            "--skew",
+            skew,
+            "--out",
+            str(tmp_path / skew),
+        )
     share = {}
     for skew in ("uniform", "zipf"):
         counts = Counter((r[0], r[1]) for r in rows(tmp_path / skew, "product_views", START))
@@ -171,8 +264,9 @@ def test_zipf_is_skewed_and_uniform_is_not(tmp_path: Path) -> None:
 
 
 def test_course_like_volume_has_clicks_without_impressions(tmp_path: Path) -> None:
-    run("--days", "3", "--views-per-day", "0", "--ad-events-per-day", "3300", "--out",
-        str(tmp_path))
+    run(
+        "--days", "3", "--views-per-day", "0", "--ad-events-per-day", "3300", "--out", str(tmp_path)
+    )
     orphans = 0
     for i in range(3):
         ads = rows(tmp_path, "ads_views", START + timedelta(days=i))
@@ -205,7 +299,7 @@ def test_multipart_writer_uploads_parts_and_aborts_on_error(s3, bucket: str) -> 
     data = bytes(range(256)) * (12 * 1024 * 1024 // 256)
     with MultipartWriter(s3, bucket, "big.bin", part_size=part) as w:
         for i in range(0, len(data), 1 << 20):
-            w.write(data[i:i + (1 << 20)])
+            w.write(data[i : i + (1 << 20)])
     head = s3.head_object(Bucket=bucket, Key="big.bin")
     assert head["ETag"].endswith('-3"')  # three parts: 5 + 5 + 2 MiB
     assert s3.get_object(Bucket=bucket, Key="big.bin")["Body"].read() == data
@@ -218,12 +312,14 @@ def test_multipart_writer_uploads_parts_and_aborts_on_error(s3, bucket: str) -> 
     assert not s3.list_multipart_uploads(Bucket=bucket).get("Uploads")
 
 
-def test_bad_options_and_missing_bucket_are_clear_errors(monkeypatch: pytest.MonkeyPatch,
-                                                         tmp_path: Path) -> None:
+def test_bad_options_and_missing_bucket_are_clear_errors(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     app = typer.Typer()
     app.command()(generate)
-    result = CliRunner().invoke(app, ["--start", "2024-11-20", "--active", "30", "--out",
-                                      str(tmp_path)])
+    result = CliRunner().invoke(
+        app, ["--start", "2024-11-20", "--active", "30", "--out", str(tmp_path)]
+    )
     assert result.exit_code == 2 and "active must be between 0 and advertisers" in result.output
     monkeypatch.delenv("ADTECH_S3_BUCKET", raising=False)
     result = CliRunner().invoke(app, ["--start", "2024-11-20"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 from pipeline.settings import get_settings
 
@@ -16,12 +17,19 @@ def dbt_vars(day: dt.date) -> str:
     return json.dumps({"run_date": day.isoformat()})
 
 
-def dbt_build(day: dt.date, select: str) -> list[dict]:
-    """Build and test the selected models for `day`; return one summary dict per node."""
+def _invoke(*args: str):
+    """dbt in-process, with the project and profile at the repository root."""
     from dbt.cli.main import dbtRunner
 
     project_dir = str(get_settings().dbt_project_dir)
-    args = [
+    return dbtRunner().invoke(
+        [*args, "--project-dir", project_dir, "--profiles-dir", project_dir, "--quiet"]
+    )
+
+
+def dbt_build(day: dt.date, select: str) -> list[dict]:
+    """Build and test the selected models for `day`; return one summary dict per node."""
+    result = _invoke(
         "build",
         "--select",
         *select.split(),
@@ -30,21 +38,11 @@ def dbt_build(day: dt.date, select: str) -> list[dict]:
         "buildable",
         "--vars",
         dbt_vars(day),
-        "--project-dir",
-        project_dir,
-        "--profiles-dir",
-        project_dir,
-        "--quiet",
-    ]
-    result = dbtRunner().invoke(args)
-    nodes = (
-        [
-            {"node": r.node.name, "status": str(r.status), "seconds": round(r.execution_time, 3)}
-            for r in (result.result or [])
-        ]
-        if hasattr(result.result, "__iter__")
-        else []
     )
+    nodes = [
+        {"node": r.node.name, "status": str(r.status), "seconds": round(r.execution_time, 3)}
+        for r in getattr(result.result, "results", None) or []
+    ]
     if not result.success:
         failed = [n["node"] for n in nodes if n["status"] in ("error", "fail")]
         reason = f"failed nodes: {', '.join(failed)}" if failed else str(result.exception)
@@ -52,14 +50,9 @@ def dbt_build(day: dt.date, select: str) -> list[dict]:
     return nodes
 
 
-def dbt_parse():
+def dbt_parse() -> Path:
     """Write target/manifest.json (the DAG renders from it). Needs no database."""
-    from dbt.cli.main import dbtRunner
-
-    project_dir = get_settings().dbt_project_dir
-    result = dbtRunner().invoke(
-        ["parse", "--project-dir", str(project_dir), "--profiles-dir", str(project_dir), "--quiet"]
-    )
+    result = _invoke("parse")
     if not result.success:
         raise DbtStepError(f"dbt parse failed: {result.exception}")
-    return project_dir / "target" / "manifest.json"
+    return get_settings().dbt_project_dir / "target" / "manifest.json"

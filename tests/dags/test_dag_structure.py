@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 
 import pendulum
 import pytest
@@ -66,17 +68,53 @@ def test_tasks_and_their_order(dag) -> None:
     assert [t.task_id for t in dag.leaves] == ["record_failure"]
 
 
-def test_each_model_is_tested_right_after_it_is_built(dag) -> None:
-    runs = [t for t in dag.task_ids if t.endswith(".run")]
-    assert {"TopCTR.top_ctr.run", "TopProduct.top_product.run"} <= set(runs)
-    for run in runs:
-        test = run.removesuffix(".run") + ".test"
-        assert _upstream(dag, test) == {run}
-        # whatever comes after a model waits for its tests
-        for downstream in dag.get_task(run).downstream_task_ids:
-            assert downstream == test
+def _dbt_tasks(dag) -> list:
+    return [t for t in dag.tasks if t.task_id.endswith("_model_build")]
+
+
+def test_each_model_is_one_dbt_build_with_its_tests(dag) -> None:
+    from cosmos.operators.local import DbtBuildLocalOperator
+
+    tasks = _dbt_tasks(dag)
+    ids = {t.task_id for t in tasks}
+    assert {"TopCTR.top_ctr_model_build", "TopProduct.top_product_model_build"} <= ids
+    # No separate test tasks: a model's tests run inside its `dbt build`, before anything
+    # downstream of the model starts.
+    assert not [t for t in dag.task_ids if t.endswith("_test") or t.endswith(".test")]
+    for task in tasks:
+        assert isinstance(task, DbtBuildLocalOperator), task.task_id
+        assert task.indirect_selection == "buildable", task.task_id
+
+
+def test_every_data_test_runs_in_some_model_task(dag, dbt_manifest) -> None:
+    """dbt's buildable selection runs a test with model M only when every other parent of the
+    test is an ancestor of M: a test across two sibling models would silently never run."""
+    manifest = json.loads(Path(dbt_manifest).read_text())
+    parents = manifest["parent_map"]
+    built = {t.select.removeprefix("fqn:") for t in _dbt_tasks(dag)}
+
+    def ancestors(node: str) -> set[str]:
+        seen: set[str] = set()
+        todo = list(parents[node])
+        while todo:
+            if (up := todo.pop()) not in seen:
+                seen.add(up)
+                todo.extend(parents.get(up, []))
+        return seen
+
+    orphans = []
+    for test_id, node in manifest["nodes"].items():
+        if node["resource_type"] != "test":
+            continue
+        models = [p for p in parents[test_id] if p.startswith("model.")]
+        if not any(
+            ".".join(manifest["nodes"][m]["fqn"]) in built and set(models) <= {m} | ancestors(m)
+            for m in models
+        ):
+            orphans.append(test_id)
+    assert orphans == []
 
 
 def test_dbt_tasks_receive_the_run_date_var(dag) -> None:
-    task = dag.get_task("TopCTR.top_ctr.run")
+    task = dag.get_task("TopCTR.top_ctr_model_build")
     assert task.vars == {"run_date": "{{ params.run_date or data_interval_start | ds }}"}

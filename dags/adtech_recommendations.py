@@ -14,6 +14,7 @@ failing test fails that model's task and stops the day before `publish`.
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -39,6 +40,7 @@ DBT_PROJECT = yaml.safe_load((REPO_ROOT / "dbt_project.yml").read_text())
 MANIFEST = REPO_ROOT / "target" / "manifest.json"
 # D for this run: the manual `run_date` if given, else the start of the one-day data interval.
 RUN_DATE = "{{ params.run_date or data_interval_start | ds }}"
+log = logging.getLogger(__name__)
 
 
 def _date(name: str, default: str | None) -> pendulum.DateTime | None:
@@ -53,14 +55,16 @@ def _run_day():
 
 @task
 def start() -> str:
-    """Create what the pipeline owns and open the run's row in ops.pipeline_runs."""
+    """Create what the pipeline owns and open the run's row in ops.pipeline_runs (a day already
+    published is withdrawn from the API until this run publishes it again)."""
     from pipeline.bootstrap import bootstrap
     from pipeline.runs import start_run
     from pipeline.settings import get_settings
 
     bootstrap(get_settings().database_url)
     day = _run_day()
-    start_run(get_current_context()["run_id"], day)
+    if start_run(get_current_context()["run_id"], day):
+        log.warning("%s was published: withdrawn from the API until this run publishes it", day)
     return day.isoformat()
 
 

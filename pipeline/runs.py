@@ -24,15 +24,27 @@ def _execute(query: str, params: tuple) -> list[tuple]:
         conn.close()
 
 
-def start_run(run_id: str, day: dt.date) -> None:
-    _execute(
+def start_run(run_id: str, day: dt.date) -> bool:
+    """Open the run's row. A day already published is withdrawn first, in the same transaction:
+    the run is about to rewrite its marts rows, and the API must not serve them half-rebuilt (nor
+    rebuilt from inputs whose tests then fail). It serves the other published days meanwhile and
+    `publish` makes the day visible again. Returns whether the day was withdrawn."""
+    rows = _execute(
         """
-        insert into ops.pipeline_runs (run_id, date, status) values (%s, %s, 'running')
-        on conflict (run_id) do update
-            set status = 'running', started_at = now(), finished_at = null, error = null
+        with withdrawn as (
+            delete from ops.published_days where date = %(day)s returning date
+        ),
+        opened as (
+            insert into ops.pipeline_runs (run_id, date, status)
+            values (%(run_id)s, %(day)s, 'running')
+            on conflict (run_id) do update
+                set status = 'running', started_at = now(), finished_at = null, error = null
+        )
+        select count(*) from withdrawn
         """,
-        (run_id, day),
+        {"run_id": run_id, "day": day},
     )
+    return rows[0][0] > 0
 
 
 def record_step(run_id: str, step: str, seconds: float, detail: dict | None = None) -> None:

@@ -197,3 +197,17 @@ def test_a_day_missing_in_s3_fails_in_the_load_task_with_a_clear_message(env, tw
     assert "load_" in output and "MissingPartitionError" in output
     assert f"date={D4}" in output
     assert D4 not in _published(env)
+
+
+def test_a_published_day_failing_its_rerun_is_withdrawn_not_served_half_built(env, s3) -> None:
+    """Runs last: D1's logs are replaced by inactive-only events, then D1 is run again. The rerun
+    rewrites D1's marts and then fails a test; D1 must not stay published over those rows."""
+    assert D1 in _published(env)
+    _only_inactive_events(s3, env["ADTECH_S3_BUCKET"], D1)
+    result = _run(env, D1)
+    assert result.returncode != 0
+    assert "withdrawn from the API" in result.stdout + result.stderr
+    assert _task_states(env, D1)["DBWriting.recommendations_model_build"] == "failed"
+    assert _published(env) == [D2]
+    statuses = _query(env, "select status from ops.pipeline_runs where date = %s", D1)
+    assert sorted(statuses) == [("failed",), ("success",)]

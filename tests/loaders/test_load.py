@@ -233,3 +233,40 @@ def test_two_days_started_together_both_succeed(lake, db):
     assert db.query("select date, count(*) from raw.ads_views group by 1 order by 1") == [
         (day, 3_000) for day in days
     ]
+
+
+def test_a_reader_never_sees_a_day_half_replaced(lake, db):
+    """While a reload replaces D, a reader polling D sees the old day or the new one, whole."""
+    lake.put("ads_views", DAY, lake.ad_lines(20_000, DAY, "OLD"), name="old")
+    load_source("ads_views", DAY)
+    lake.s3.delete_object(Bucket=lake.bucket, Key=f"raw/ads_views/date={DAY}/old")
+    lake.put("ads_views", DAY, lake.ad_lines(200_000, DAY, "NEW"), name="new")
+
+    seen: list[tuple] = []
+    loading = threading.Event()
+    loading.set()
+
+    def poll() -> None:
+        reader = psycopg2.connect(db.url)
+        reader.autocommit = True  # every query sees the latest committed state
+        with reader.cursor() as cur:
+            while loading.is_set():
+                cur.execute(
+                    "select advertiser_id, count(*) from raw.ads_views where date = %s"
+                    " group by 1 order by 1",
+                    (DAY,),
+                )
+                seen.append(tuple(cur.fetchall()))
+        reader.close()
+
+    reader = threading.Thread(target=poll)
+    reader.start()
+    try:
+        load_source("ads_views", DAY)
+    finally:
+        loading.clear()
+        reader.join(timeout=60)
+    old, new = (("OLD", 20_000),), (("NEW", 200_000),)
+    assert set(seen) <= {old, new}
+    assert seen.count(old) > 1, "the reader should have polled while the reload ran"
+    assert db.count("ads_views", DAY) == 200_000

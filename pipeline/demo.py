@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import subprocess
@@ -97,7 +98,10 @@ def main() -> None:
         "Stop the API with Ctrl-C; `.venv/bin/adtech stack down` then stops the stack.",
         soft_wrap=True,
     )
-    os.execvp(sys.executable, [sys.executable, "-m", "pipeline", "serve", "--port", str(PORT)])
+    # A child process, not exec: this process ran dbt, whose semaphores exec would leak (the
+    # multiprocessing resource tracker warns about them). Ctrl-C reaches both; the API exits.
+    with contextlib.suppress(KeyboardInterrupt):
+        subprocess.run([sys.executable, "-m", "pipeline", "serve", "--port", str(PORT)])
 
 
 if __name__ == "__main__":

@@ -20,10 +20,8 @@ import textwrap
 import time
 from pathlib import Path
 
-import psycopg2
-
 from devstack import stack
-from pipeline.airflow_env import airflow_env, dags_test, metadata_url, migrate
+from pipeline.airflow_env import airflow_env, dags_test, migrate, task_instances
 from pipeline.settings import REPO_ROOT
 from pipeline.transform import dbt_parse
 
@@ -65,20 +63,8 @@ def parse_seconds(folder: Path, env: dict, repeat: int = 5) -> tuple[float, int,
 
 
 def task_seconds(env: dict, day: str) -> tuple[float, int]:
-    url = metadata_url(env["DATABASE_URL"]).replace("postgresql+psycopg2", "postgresql")
-    with psycopg2.connect(url) as conn, conn.cursor() as cur:
-        cur.execute(
-            """
-            select coalesce(sum(ti.duration), 0), count(*)
-            from task_instance ti join dag_run dr on dr.run_id = ti.run_id and dr.dag_id = ti.dag_id
-            where ti.dag_id = 'adtech_recommendations'
-              and dr.id = (select max(id) from dag_run where dag_id = 'adtech_recommendations'
-                           and conf::text like %s)
-            """,
-            (f"%{day}%",),
-        )
-        total, count = cur.fetchone()
-    return float(total), int(count)
+    durations = [duration or 0.0 for _, duration in task_instances(env, day).values()]
+    return sum(durations), len(durations)
 
 
 def main() -> None:

@@ -14,7 +14,6 @@ failing test fails that model's task and stops the day before `publish`.
 
 from __future__ import annotations
 
-import logging
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -40,7 +39,6 @@ DBT_PROJECT = yaml.safe_load((REPO_ROOT / "dbt_project.yml").read_text())
 MANIFEST = REPO_ROOT / "target" / "manifest.json"
 # D for this run: the manual `run_date` if given, else the start of the one-day data interval.
 RUN_DATE = "{{ params.run_date or data_interval_start | ds }}"
-log = logging.getLogger(__name__)
 
 
 def _date(name: str, default: str | None) -> pendulum.DateTime | None:
@@ -63,8 +61,7 @@ def start() -> str:
 
     bootstrap(get_settings().database_url)
     day = _run_day()
-    if start_run(get_current_context()["run_id"], day):
-        log.warning("%s was published: withdrawn from the API until this run publishes it", day)
+    start_run(get_current_context()["run_id"], day)
     return day.isoformat()
 
 

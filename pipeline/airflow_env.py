@@ -18,6 +18,7 @@ import psycopg2
 from pipeline.settings import REPO_ROOT
 
 METADATA_DB = "airflow"
+DAG_ID = "adtech_recommendations"
 
 
 def metadata_url(database_url: str) -> str:
@@ -78,7 +79,7 @@ def dags_test(env: dict[str, str], day: str) -> subprocess.CompletedProcess:
             "airflow",
             "dags",
             "test",
-            "adtech_recommendations",
+            DAG_ID,
             day,
             "--conf",
             f'{{"run_date": "{day}"}}',
@@ -87,3 +88,19 @@ def dags_test(env: dict[str, str], day: str) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
     )
+
+
+def task_instances(env: dict[str, str], day: str) -> dict[str, tuple[str | None, float | None]]:
+    """Each task's (state, duration in seconds) in the latest DAG run of log day `day`, read from
+    Airflow's metadata database (`dags_test` passes the day in the run's conf)."""
+    url = metadata_url(env["DATABASE_URL"]).replace("postgresql+psycopg2", "postgresql")
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(
+            """
+            select ti.task_id, ti.state, ti.duration
+            from task_instance ti join dag_run dr on dr.run_id = ti.run_id and dr.dag_id = ti.dag_id
+            where dr.id = (select max(id) from dag_run where dag_id = %s and conf::text like %s)
+            """,
+            (DAG_ID, f"%{day}%"),
+        )
+        return {task_id: (state, duration) for task_id, state, duration in cur.fetchall()}

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 
 import psycopg2
 
 from pipeline.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 
 class NothingToPublishError(RuntimeError):
     """The day built, but produced no recommendations: publishing it would blank the API."""
 
 
-def _execute(query: str, params: tuple) -> list[tuple]:
+def _execute(query: str, params: tuple | dict) -> list[tuple]:
     conn = psycopg2.connect(get_settings().database_url)
     try:
         with conn, conn.cursor() as cur:
@@ -24,11 +27,11 @@ def _execute(query: str, params: tuple) -> list[tuple]:
         conn.close()
 
 
-def start_run(run_id: str, day: dt.date) -> bool:
+def start_run(run_id: str, day: dt.date) -> None:
     """Open the run's row. A day already published is withdrawn first, in the same transaction:
     the run is about to rewrite its marts rows, and the API must not serve them half-rebuilt (nor
     rebuilt from inputs whose tests then fail). It serves the other published days meanwhile and
-    `publish` makes the day visible again. Returns whether the day was withdrawn."""
+    `publish` makes the day visible again."""
     rows = _execute(
         """
         with withdrawn as (
@@ -44,7 +47,8 @@ def start_run(run_id: str, day: dt.date) -> bool:
         """,
         {"run_id": run_id, "day": day},
     )
-    return rows[0][0] > 0
+    if rows[0][0]:
+        log.warning("%s was published: withdrawn from the API until this run publishes it", day)
 
 
 def record_step(run_id: str, step: str, seconds: float, detail: dict | None = None) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from pipeline.airflow_env import airflow_env, dags_test, metadata_url, migrate
+from pipeline.airflow_env import airflow_env, dags_test, migrate, task_instances
 from tests.databases import new_database
 from tests.reference import day_files, top_lists
 
@@ -158,19 +158,8 @@ def test_running_a_day_again_gives_identical_results(env, two_days) -> None:
     assert _query(env, snapshot, D1) == other_day
 
 
-def _task_states(env: dict, day: str) -> dict[str, str]:
-    """Each task's final state in the latest DAG run for `day` (Airflow's metadata database)."""
-    url = metadata_url(env["DATABASE_URL"]).replace("postgresql+psycopg2", "postgresql")
-    with psycopg2.connect(url) as conn, conn.cursor() as cur:
-        cur.execute(
-            """
-            select ti.task_id, ti.state
-            from task_instance ti join dag_run dr on dr.run_id = ti.run_id and dr.dag_id = ti.dag_id
-            where dr.id = (select max(id) from dag_run where conf::text like %s)
-            """,
-            (f"%{day}%",),
-        )
-        return dict(cur.fetchall())
+def _task_states(env: dict, day: str) -> dict[str, str | None]:
+    return {task_id: state for task_id, (state, _) in task_instances(env, day).items()}
 
 
 def test_a_day_failing_a_dbt_test_is_not_published(env, two_days) -> None:

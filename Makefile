@@ -27,6 +27,8 @@ demo: install
 	$(BIN)/python -m pipeline.demo
 
 test: install
+	# System packages the suite needs (podman for the container test): installed as root.
+	bash devstack/system-deps.sh
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

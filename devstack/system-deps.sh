@@ -19,6 +19,8 @@ slirp4netns                  slirp4netns                      required
 uidmap                       newuidmap                        required
 containernetworking-plugins  /usr/lib/cni/bridge              required
 debootstrap                  debootstrap                      required
+chromium                     chromium                         required
+chromium-driver              chromedriver                     required
 '
 
 present() {

@@ -89,7 +89,7 @@ def _judged(source: Source, keep: str) -> sql.Composed:
 def judge_statements(source: Source, staging: sql.Composable) -> tuple[sql.Composed, ...]:
     """Two statements over the landing table: rejects into ops.rejected_rows, then valid lines
     into `staging` (two cheap scans cost less than materializing the split lines once).
-    Parameters: day (date), day_iso (text), source, s3_key, load_id.
+    Parameters: day (date), day_iso (text), source, s3_key, load_id, object_id.
 
     Valid lines get the partition's day as `date`: equal to their own date field by the
     checks, and the day itself for advertiser_ids, whose lines have no date."""
@@ -103,12 +103,12 @@ def judge_statements(source: Source, staging: sql.Composable) -> tuple[sql.Compo
         file_values.append(sql.SQL("%(day)s"))
     rejects = sql.SQL(
         "insert into ops.rejected_rows (date, source, s3_key, line_number, line, reason, "
-        "load_id) select %(day)s, %(source)s, %(s3_key)s, line_number, line, reason, "
-        "%(load_id)s from ({}) as rejected"
+        "load_id, object_id) select %(day)s, %(source)s, %(s3_key)s, line_number, line, reason, "
+        "%(load_id)s, %(object_id)s from ({}) as rejected"
     ).format(_judged(source, "reason is not null"))
     valid = sql.SQL(
-        "insert into {staging} ({columns}, s3_key, load_id) "
-        "select {values}, %(s3_key)s, %(load_id)s from ({judged}) as valid"
+        "insert into {staging} ({columns}, object_id, line_number) "
+        "select {values}, %(object_id)s, line_number from ({judged}) as valid"
     ).format(
         staging=staging,
         columns=sql.SQL(", ").join(map(sql.Identifier, columns)),

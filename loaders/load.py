@@ -35,6 +35,7 @@ from loaders.settings import LoaderSettings, get_settings
 from loaders.sources import SOURCES, Source, get_source
 from loaders.streams import (
     CHUNK,
+    FIRST_DATA_LINE,
     CheckedLines,
     NotPlain,
     PlainLines,
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 class ObjectLoad:
     """One object's line in ops.load_manifest."""
 
+    object_id: int  # what its raw rows and rejects point at
     key: str
     etag: str
     size_bytes: int
@@ -109,7 +111,7 @@ def load_source(
             s3_client, settings.s3_bucket, settings.s3_prefix, spec.name, day
         )
         list_day = day
-    load_id = uuid.uuid4().hex[:16]  # short: it is stored on every row
+    load_id = uuid.uuid4().hex[:16]
     conn = psycopg2.connect(settings.database_url, application_name=f"adtech-load {source} {day}")
     try:
         ensure_schema(conn)
@@ -141,23 +143,17 @@ def _load_in_transaction(
     s3_client,
     settings: LoaderSettings,
 ) -> list[ObjectLoad]:
-    # Same source-day loads wait for each other; different days do not.
-    cur.execute(
-        "select pg_advisory_xact_lock(hashtext('adtech.loaders'), hashtext(%s))",
-        (f"{spec.name}/{day}",),
-    )
+    # Same source-day loads wait for each other; different days do not; the retention
+    # cleanup skips a day whose lock is held.
+    partitions.day_lock(cur, spec.name, day)
     for table in ("ops.rejected_rows", "ops.load_manifest"):
         cur.execute(
             sql.SQL("delete from {} where date = %s and source = %s").format(sql.SQL(table)),
             (day, spec.name),
         )
     staging = partitions.create_staging(cur, spec.name, day, load_id)
-    partitions.set_defaults(
-        cur,
-        staging,
-        load_id=load_id,
-        **({"date": day.isoformat()} if spec.date_field is None else {}),
-    )
+    if spec.date_field is None:
+        partitions.set_defaults(cur, staging, date=day.isoformat())
     loads = [_load_object(cur, spec, day, load_id, staging, obj, s3_client) for obj in objects]
     _check_rejects(cur, spec, day, load_id, loads, settings.max_reject_fraction)
     partitions.swap_in(cur, spec.name, day, staging)
@@ -174,22 +170,36 @@ def _load_object(
     s3_client,
 ) -> ObjectLoad:
     started = datetime.now(UTC)
-    partitions.set_defaults(cur, staging, s3_key=obj.key)
+    # The manifest row's id first: every row of the object points at it.
+    cur.execute("select nextval(pg_get_serial_sequence('ops.load_manifest', 'object_id'))")
+    object_id = cur.fetchone()[0]
+    partitions.start_object(cur, staging, object_id, FIRST_DATA_LINE)
     cur.execute("savepoint object_load")
     loaded, rejected = _fast_copy(cur, spec, day, staging, obj, s3_client), 0
     checked = loaded is None
     if checked:
         cur.execute("rollback to savepoint object_load")
-        loaded, rejected = _checked_copy(cur, spec, day, load_id, staging, obj, s3_client)
+        loaded, rejected = _checked_copy(
+            cur, spec, day, load_id, staging, obj, object_id, s3_client
+        )
     cur.execute("release savepoint object_load")
     load = ObjectLoad(
-        obj.key, obj.etag, obj.size, loaded, rejected, checked, started, datetime.now(UTC)
+        object_id,
+        obj.key,
+        obj.etag,
+        obj.size,
+        loaded,
+        rejected,
+        checked,
+        started,
+        datetime.now(UTC),
     )
     cur.execute(
-        "insert into ops.load_manifest (date, source, s3_key, etag, size_bytes, rows_loaded, "
-        "rows_rejected, load_id, started_at, finished_at) values (%s, %s, %s, %s, %s, %s, %s, "
-        "%s, %s, %s)",
+        "insert into ops.load_manifest (object_id, date, source, s3_key, etag, size_bytes, "
+        "rows_loaded, rows_rejected, load_id, started_at, finished_at) values (%s, %s, %s, %s, "
+        "%s, %s, %s, %s, %s, %s, %s)",
         (
+            object_id,
             day,
             spec.name,
             obj.key,
@@ -236,16 +246,24 @@ def _fast_copy(
 
 
 def _checked_copy(
-    cur, spec: Source, day: date, load_id: str, staging: sql.Identifier, obj: S3Object, s3_client
+    cur,
+    spec: Source,
+    day: date,
+    load_id: str,
+    staging: sql.Identifier,
+    obj: S3Object,
+    object_id: int,
+    s3_client,
 ) -> tuple[int, int]:
-    """(rows loaded, lines rejected) of the object: its plain lines copied as on the fast path,
-    the others landed numbered and judged set-wise in SQL."""
+    """(rows loaded, lines rejected) of the object: its plain lines copied as on the fast path
+    (each with its line number in front, since lines set aside leave gaps), the others landed
+    numbered and judged set-wise in SQL."""
     endings = checks.plain_endings(spec, day.isoformat())
     with closing(ObjectStream(s3_client, obj)) as stream:
         header = read_header(stream, obj.url, spec.header)
         with closing(CheckedLines(stream, header, endings, len(spec.fields))) as lines:
             try:
-                cur.copy_expert(_copy_into(staging, spec), lines, size=CHUNK)
+                cur.copy_expert(_copy_into(staging, spec, numbered=True), lines, size=CHUNK)
             except psycopg2.errors.QueryCanceled:
                 _raise_read_failure(lines.failure)
                 raise
@@ -253,7 +271,7 @@ def _checked_copy(
                 raise RuntimeError(f"{obj.url}: COPY took {cur.rowcount} of {lines.plain} lines")
             loaded = lines.plain
             if lines.suspect:
-                loaded += _judge(cur, spec, day, load_id, staging, obj, lines)
+                loaded += _judge(cur, spec, day, load_id, staging, obj, object_id, lines)
             return loaded, lines.suspect - (loaded - lines.plain)
 
 
@@ -264,6 +282,7 @@ def _judge(
     load_id: str,
     staging: sql.Identifier,
     obj: S3Object,
+    object_id: int,
     lines: CheckedLines,
 ) -> int:
     """Land the suspect lines and judge them; returns how many were valid after all."""
@@ -279,16 +298,19 @@ def _judge(
         "source": spec.name,
         "s3_key": obj.key,
         "load_id": load_id,
+        "object_id": object_id,
     }
     for statement in checks.judge_statements(spec, staging):  # the valid rows' last
         cur.execute(statement, params)
     return cur.rowcount
 
 
-def _copy_into(staging: sql.Identifier, spec: Source) -> sql.Composed:
-    """COPY of a source's lines, as they are, into the staging table (defaults fill the rest)."""
+def _copy_into(staging: sql.Identifier, spec: Source, *, numbered: bool = False) -> sql.Composed:
+    """COPY of a source's lines, as they are, into the staging table (defaults fill the rest:
+    object id, line number unless `numbered` lines start with theirs, advertiser_ids' date)."""
+    columns = ((partitions.LINE,) if numbered else ()) + spec.columns
     return sql.SQL("copy {} ({}) from stdin with (format text, delimiter ',')").format(
-        staging, sql.SQL(", ").join(map(sql.Identifier, spec.columns))
+        staging, sql.SQL(", ").join(map(sql.Identifier, columns))
     )
 
 

@@ -143,7 +143,8 @@ class PlainLines(_CopyInput):
 
 
 class CheckedLines(_CopyInput):
-    """Checked-path input. read() gives COPY the object's plain lines, verbatim (LF endings);
+    """Checked-path input. read() gives COPY the object's plain lines, verbatim (LF endings),
+    each preceded by its line number and a comma (the lines set aside leave gaps);
     every other line goes, numbered, into `suspects` (a temporary file, on disk beyond 8 MiB) as
     a COPY text-format row `line_number, line, issue` for the landing table and the SQL judge.
 
@@ -174,7 +175,7 @@ class CheckedLines(_CopyInput):
             plain, suspects = [], []
             for line, issue in batch:
                 if issue is None and self._is_plain(line):
-                    plain.append(line)
+                    plain.append(b"%d,%b" % (self.next_number, line))  # COPY's first column
                     self.next_number += 1
                     self.plain += 1
                 else:

@@ -81,10 +81,26 @@ class Db:
             conn.close()
 
     def rows(self, source: str, day: date) -> list[tuple]:
-        """raw.<source>'s rows of `day` as (file columns..., s3_key), sorted."""
+        """raw.<source>'s rows of `day` as (file columns..., s3_key), sorted; the key comes
+        from the manifest row each raw row points at (its object)."""
         columns = {"advertiser_ids": "advertiser_id"}.get(source, HEADERS[source])
+        qualified = ", ".join(f"r.{c}" for c in columns.split(","))
         return self.query(
-            f"select {columns}, s3_key from raw.{source} where date = %s order by {columns}",
+            f"select {qualified}, m.s3_key from raw.{source} r "
+            "join ops.load_manifest m using (object_id) "
+            f"where r.date = %s order by {qualified}, m.s3_key",
+            (day,),
+        )
+
+    def lineage(self, source: str, day: date) -> list[tuple]:
+        """(s3_key, line_number, the line rebuilt from the row's file columns) per raw row of
+        the day, sorted by key and line."""
+        columns = {"advertiser_ids": "advertiser_id"}.get(source, HEADERS[source])
+        line = " || ',' || ".join(f"r.{c}::text" for c in columns.split(","))
+        return self.query(
+            f"select m.s3_key, r.line_number, {line} from raw.{source} r "
+            "join ops.load_manifest m using (object_id) "
+            "where r.date = %s order by 1, 2",
             (day,),
         )
 

@@ -55,7 +55,11 @@ def test_clean_day_loads_every_source_with_its_manifest(lake, db, s3):
         ]
         assert not r.objects[0].checked  # clean objects take the fast path
     assert db.query("select count(*) from ops.rejected_rows") == [(0,)]
-    assert db.query("select count(distinct load_id) from raw.ads_views") == [(1,)]
+    # Every raw row points at its object's manifest row, which names the load.
+    assert db.query(
+        "select count(distinct m.load_id), count(*) from raw.ads_views r "
+        "join ops.load_manifest m using (object_id)"
+    ) == [(1, 300)]
 
 
 def test_loading_the_same_day_twice_gives_the_same_contents(lake, db):
@@ -67,7 +71,13 @@ def test_loading_the_same_day_twice_gives_the_same_contents(lake, db):
     assert db.rows("ads_views", DAY) == before
     assert len(before) == 500
     assert first.load_id != second.load_id
-    assert db.query("select distinct load_id from raw.ads_views") == [(second.load_id,)]
+    assert db.query(
+        "select distinct m.load_id from raw.ads_views join ops.load_manifest m using (object_id)"
+    ) == [(second.load_id,)]
+    assert db.query("select distinct object_id from raw.ads_views") == [
+        (second.objects[0].object_id,)
+    ]
+    assert first.objects[0].object_id != second.objects[0].object_id
     assert [m[5] for m in db.manifest("ads_views", DAY)] == [second.load_id]
 
 

@@ -130,7 +130,7 @@ def test_odd_but_valid_lines_load_the_same_on_both_paths(lake, db):
     ]
     rows = db.query(
         "select advertiser_id, product_id, type, s3_key like '%%fast' from "
-        "raw.ads_views order by 4, 1"
+        "raw.ads_views join ops.load_manifest using (object_id) order by 4, 1"
     )
     expected = sorted(tuple(line.split(",")[:3]) for line in odd)
     assert [r[:3] for r in rows if r[3]] == expected

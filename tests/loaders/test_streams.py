@@ -67,7 +67,8 @@ def test_checked_lines_copy_plain_lines_and_set_the_others_aside():
         plain_endings(ADS, DAY),
         len(ADS.fields),
     )
-    assert drain(lines) == b"A,p,click,2024-11-20\nC,r,impression,2024-11-20\n"
+    # Plain lines go to COPY with their line number in front (the header is line 1).
+    assert drain(lines) == b"2,A,p,click,2024-11-20\n5,C,r,impression,2024-11-20\n"
     assert (lines.plain, lines.suspect) == (2, 3)
     lines.suspects.seek(0)
     assert lines.suspects.read().decode().splitlines() == [

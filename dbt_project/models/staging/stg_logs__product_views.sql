@@ -11,7 +11,10 @@ renamed as (
     select
         date as event_date,
         advertiser_id,
-        product_id
+        product_id,
+        -- lineage: the row's file (ops.load_manifest) and line, for tracing a failing test
+        object_id,
+        line_number
     from source
 
 )

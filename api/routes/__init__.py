@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from api.routes import health, history, recommendations, stats
+from api.routes import health, history, overview, recommendations, stats
 
 api_router = APIRouter()
-for _module in (recommendations, history, stats, health):
+for _module in (recommendations, history, stats, health, overview):
     api_router.include_router(_module.router)

@@ -1,0 +1,73 @@
+"""The SQL behind the page's charts: per published date, coverage per model, mean agreement
+between the models, and how much each model's lists changed since the previous list.
+
+It reads only `marts.*` and `ops.published_days`, and every query joins `ops.published_days` on
+the date, so a date that is not (or no longer) published never shows. Runs on a cache miss only
+(one per newly published day), in a worker thread, never on the /recommendations path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from api.core.db import Database
+from api.models import MODELS
+
+COVERAGE_TREND_SQL = """
+    select c.date, c.model, c.coverage::float8
+    from marts.model_coverage as c
+    inner join ops.published_days as p on c.date = p.date
+    where c.date = any(%s)
+"""
+# The same mean as /stats/'s agreement.mean_jaccard for each date.
+AGREEMENT_TREND_SQL = """
+    select a.date, avg(a.jaccard)::float8
+    from marts.model_agreement as a
+    inner join ops.published_days as p on a.date = p.date
+    where a.date = any(%s)
+    group by a.date
+"""
+# Turnover = 1 - Jaccard(list, previous list), averaged over the advertisers that had a previous
+# list; dates where nobody had one (the first day) get no row.
+CHANGE_TREND_SQL = """
+    select ch.date, ch.model, (1 - avg(ch.jaccard_with_previous))::float8, avg(ch.added)::float8
+    from marts.recommendation_changes as ch
+    inner join ops.published_days as p on ch.date = p.date
+    where ch.date = any(%s) and ch.previous_date is not null
+    group by ch.date, ch.model
+"""
+
+
+@dataclass(frozen=True)
+class TrendDay:
+    date: dt.date
+    coverage: dict[str, float] = field(default_factory=dict)
+    mean_jaccard: float | None = None
+    turnover: dict[str, float | None] = field(default_factory=dict)
+    mean_added: dict[str, float | None] = field(default_factory=dict)
+
+
+def trends(db: Database, dates: tuple[dt.date, ...]) -> list[TrendDay]:
+    """One TrendDay per date that is still published, oldest first (the charts' x axis)."""
+    days = list(dates)
+    coverage: dict[dt.date, dict[str, float]] = {}
+    for day, model, value in db.fetchall(COVERAGE_TREND_SQL, (days,)):
+        coverage.setdefault(day, {})[model] = value
+    agreement = dict(db.fetchall(AGREEMENT_TREND_SQL, (days,)))
+    turnover: dict[dt.date, dict[str, float | None]] = {}
+    added: dict[dt.date, dict[str, float | None]] = {}
+    for day, model, churn, mean_added in db.fetchall(CHANGE_TREND_SQL, (days,)):
+        turnover.setdefault(day, {})[model] = churn
+        added.setdefault(day, {})[model] = mean_added
+    published = sorted(set(coverage) | set(agreement))
+    return [
+        TrendDay(
+            date=day,
+            coverage={m: coverage.get(day, {}).get(m, 0.0) for m in MODELS},
+            mean_jaccard=agreement.get(day),
+            turnover=turnover.get(day, {}),
+            mean_added=added.get(day, {}),
+        )
+        for day in published
+    ]

@@ -17,6 +17,7 @@ from api.core.config import Settings
 from api.errors import install_error_handlers
 from api.fastlane import CachedRecommendations
 from api.metrics import LATENCY, REQUESTS
+from api.offline_docs import install_offline_docs
 from api.openapi import install_live_examples
 from api.routes import api_router
 from api.service import Service
@@ -48,6 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         redirect_slashes=False,
+        docs_url=None,  # served by install_offline_docs, with local assets (no CDN)
+        redoc_url=None,
     )
     app.state.settings = settings
     app.include_router(api_router)
@@ -60,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for path in ("/metrics", "/metrics/"):
         instrumentator.expose(app, endpoint=path, include_in_schema=False)
     install_live_examples(app)
+    install_offline_docs(app)
     return app
 
 

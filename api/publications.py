@@ -18,7 +18,8 @@ HEAD_SQL = "select max(date), max(published_at), count(*) from ops.published_day
 DAYS_SQL = "select date, run_id, published_at from ops.published_days order by date desc"
 # A few real advertisers of the latest date, shown as examples in the OpenAPI schema.
 SAMPLE_SQL = """
-    select distinct advertiser_id from marts.recommendations
+    select distinct advertiser_id
+    from marts.recommendations join ops.published_days using (date, version)
     where date = %s order by advertiser_id limit 3
 """
 

@@ -2,6 +2,10 @@
 
 These run on cache misses only, in a worker thread. Numeric columns are cast to float8/bigint so
 that rows hold plain Python numbers (no Decimal) whatever types the marts use.
+
+The versioned marts hold every build of a day; each query joins ops.published_days on
+(date, version), so it reads only the served version, and in one statement: a publish that
+lands between two requests switches whole answers, never half of one.
 """
 
 from __future__ import annotations
@@ -21,34 +25,45 @@ from api.models import (
 _ITEM = "rank::int, product_id, score::float8, views::bigint, impressions::bigint, clicks::bigint"
 
 RECOMMENDATIONS_SQL = f"""
-    select model, {_ITEM} from marts.recommendations
+    select model, {_ITEM} from marts.recommendations join ops.published_days using (date, version)
     where date = %s and advertiser_id = %s
     order by model, rank
 """
 # An active advertiser may have no list for either model (e.g. no impressions at all that day).
 ADVERTISER_KNOWN_SQL = """
-    select exists (select 1 from marts.model_agreement where date = %s and advertiser_id = %s)
+    select exists (
+        select 1 from marts.model_agreement join ops.published_days using (date, version)
+        where date = %s and advertiser_id = %s
+    )
 """
 ADVERTISER_EVER_KNOWN_SQL = """
-    select exists (select 1 from marts.model_agreement where date = any(%s) and advertiser_id = %s)
+    select exists (
+        select 1 from marts.model_agreement join ops.published_days using (date, version)
+        where date = any(%s) and advertiser_id = %s
+    )
 """
 HISTORY_SQL = f"""
-    select date, model, {_ITEM} from marts.recommendations
+    select date, model, {_ITEM}
+    from marts.recommendations join ops.published_days using (date, version)
     where advertiser_id = %s and date = any(%s)
     order by date desc, model, rank
 """
 ADVERTISER_COUNT_SQL = """
-    select count(distinct advertiser_id) from marts.recommendations where date = %s
+    select count(distinct advertiser_id)
+    from marts.recommendations join ops.published_days using (date, version)
+    where date = %s
 """
 COVERAGE_SQL = """
     select model, active_advertisers::bigint, advertisers_with_recommendations::bigint,
            coverage::float8, avg_list_length::float8
-    from marts.model_coverage where date = %s order by model
+    from marts.model_coverage join ops.published_days using (date, version)
+    where date = %s order by model
 """
 AGREEMENT_SQL = """
     select count(*), avg(jaccard)::float8,
            (percentile_cont(0.5) within group (order by jaccard))::float8, avg(overlap)::float8
-    from marts.model_agreement where date = %s
+    from marts.model_agreement join ops.published_days using (date, version)
+    where date = %s
 """
 MOST_CHANGED_SQL = """
     select advertiser_id, model, previous_date, kept::bigint, added::bigint, removed::bigint,

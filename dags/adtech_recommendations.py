@@ -1,21 +1,25 @@
 """adtech_recommendations: every night, the recommendations for the log day that just ended.
 
-D is the run's data interval start (a one-day interval from CronDataIntervalTimetable), or the
-`run_date` param of a manual run. The steps and their order come from `pipeline.steps`, the same
-list `adtech run` walks:
+D is the `run_date` param of a manual run, else the run's data interval start (a one-day interval
+from CronDataIntervalTimetable). `start` works it out once (`_log_day`) and opens the run with a
+new version of D's marts; every other task, Python and dbt alike, reads both from start's XCom, so
+a run never works on two days. The steps and their order come from `pipeline.steps`, the same list
+`adtech run` walks:
 
     start -> load_{advertiser_ids,product_views,ads_views} -> FiltrarDatos -> TopCTR, TopProduct
           -> DBWriting -> export -> publish            (record_failure runs if anything failed)
 
 The dbt steps are Cosmos task groups rendered from dbt's manifest (no database needed to parse):
 one task per model running `dbt build` on it (the model, then its unit and data tests), so a
-failing test fails that model's task and stops the day before `publish`.
+failing test fails that model's task and stops the day before `publish`. The new version is
+built beside the served one (write-audit-publish): until `publish` switches to it, and forever if
+the run fails, the API answers D exactly as before.
 """
 
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pendulum
@@ -33,12 +37,47 @@ from cosmos import (
 from cosmos.constants import InvocationMode, TestBehavior, TestIndirectSelection
 
 from pipeline import steps
+from pipeline.manifest import ensure_manifest
+from pipeline.runs import RunContext
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT = yaml.safe_load((REPO_ROOT / "dbt_project.yml").read_text())
-MANIFEST = REPO_ROOT / "target" / "manifest.json"
-# D for this run: the manual `run_date` if given, else the start of the one-day data interval.
-RUN_DATE = "{{ params.run_date or data_interval_start | ds }}"
+# Parsed by dbt first when missing or stale, so the DAG imports on a fresh checkout.
+MANIFEST = ensure_manifest(REPO_ROOT)
+# The run's day and version, as `start` returned them; how dbt receives them is
+# pipeline.transform.dbt_env (environment variables: a new day keeps dbt's partial parsing).
+DBT_ENV = {
+    "ADTECH_RUN_DATE": "{{ ti.xcom_pull(task_ids='start')['day'] }}",
+    "ADTECH_BUILD_VERSION": "{{ ti.xcom_pull(task_ids='start')['version'] }}",
+}
+
+PROFILE = ProfileConfig(
+    profile_name=DBT_PROJECT["profile"],
+    target_name=os.environ.get("DBT_TARGET", "default"),
+    profiles_yml_filepath=REPO_ROOT / "profiles.yml",
+)
+PROJECT = ProjectConfig(
+    dbt_project_path=REPO_ROOT,
+    models_relative_path=DBT_PROJECT["model-paths"][0],
+    seeds_relative_path=DBT_PROJECT["seed-paths"][0],
+    snapshots_relative_path=DBT_PROJECT["snapshot-paths"][0],
+    manifest_path=MANIFEST,
+    install_dbt_deps=False,
+)
+# buildable: a model's tests include those on its ancestors (relationships), but never a test on
+# a model of a later step, which does not exist yet.
+EXECUTION = ExecutionConfig(
+    invocation_mode=InvocationMode.DBT_RUNNER,
+    test_indirect_selection=TestIndirectSelection.BUILDABLE,
+)
+
+
+def _render(select: str) -> RenderConfig:
+    # BUILD: one dbt invocation per model instead of a run task and a test task (each invocation
+    # costs dbt's start-up; docs/BENCHMARKS.md, orchestration).
+    return RenderConfig(
+        load_method=LoadMode.DBT_MANIFEST, select=[select], test_behavior=TestBehavior.BUILD
+    )
 
 
 def _date(name: str, default: str | None) -> pendulum.DateTime | None:
@@ -46,58 +85,54 @@ def _date(name: str, default: str | None) -> pendulum.DateTime | None:
     return pendulum.parse(value, tz="UTC") if value else None
 
 
-def _run_day():
-    context = get_current_context()
-    return pendulum.parse(context["params"].get("run_date") or context["ds"]).date()
+def _log_day(context) -> date:
+    """D for this run: the `run_date` param if given, else the data interval's start. The one
+    place a task works the day out; everything else reads start's XCom."""
+    requested = context["params"].get("run_date")
+    if requested:
+        return date.fromisoformat(requested)
+    return context["data_interval_start"].date()
+
+
+def _run() -> RunContext:
+    return RunContext.from_dict(get_current_context()["ti"].xcom_pull(task_ids="start"))
 
 
 @task
-def start() -> str:
-    """Create what the pipeline owns and open the run's row in ops.pipeline_runs (a day already
-    published is withdrawn from the API until this run publishes it again)."""
-    from pipeline.bootstrap import bootstrap
-    from pipeline.runs import start_run
-    from pipeline.settings import get_settings
-
-    bootstrap(get_settings().database_url)
-    day = _run_day()
-    start_run(get_current_context()["run_id"], day)
-    return day.isoformat()
+def start() -> dict:
+    """Create what the project owns and open the run: its log day D and the new version of D's
+    marts it builds (ops.pipeline_runs). A published D stays served meanwhile."""
+    context = get_current_context()
+    return steps.start(context["run_id"], _log_day(context)).as_dict()
 
 
 @task
 def load(source: str) -> dict:
     """S3 -> raw for one source of D (the loaders' code, idempotent per day)."""
-    return steps.load(_run_day(), source)
+    return steps.load(_run().day, source)
 
 
 @task
 def export() -> dict:
-    """Each stage's output for D -> s3://<bucket>/intermediate/date=D/*.csv.gz."""
-    return steps.export(_run_day())
+    """Each stage's output for the run -> s3://<bucket>/intermediate/date=D/*.csv.gz."""
+    return steps.export(_run())
 
 
 @task
 def publish() -> dict:
-    """Only reached when every model and test passed: D becomes what the API serves."""
-    from pipeline.runs import finish_run
-
-    result = steps.publish(_run_day(), get_current_context()["run_id"])
-    finish_run(get_current_context()["run_id"], "success")
-    return result
+    """Only reached when every model and test passed: the API switches to the new version."""
+    return steps.publish(_run())
 
 
 @task(trigger_rule="one_failed", retries=0)
 def record_failure() -> None:
     """Mark the run failed, then fail itself so the DAG run ends failed (this task is the only
-    leaf). D stays unpublished and the API keeps serving the previous day."""
+    leaf). D's served version, if any, stays what the API answers."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from pipeline.runs import finish_run
-
     run_id = get_current_context()["run_id"]
-    finish_run(run_id, "failed", "a task failed; see the Airflow task logs")
-    raise AirflowFailException(f"run {run_id} failed: {_run_day()} was not published")
+    steps.fail(run_id, "a task failed; see the Airflow task logs")
+    raise AirflowFailException(f"run {run_id} failed: its version was not published")
 
 
 with DAG(
@@ -128,37 +163,14 @@ with DAG(
 ) as dag:
     started = start()
     loads = [load.override(task_id=f"load_{source}")(source=source) for source in steps.SOURCES]
-    profile = ProfileConfig(
-        profile_name=DBT_PROJECT["profile"],
-        target_name=os.environ.get("DBT_TARGET", "default"),
-        profiles_yml_filepath=REPO_ROOT / "profiles.yml",
-    )
     groups = {
         step.name: DbtTaskGroup(
             group_id=step.name,
-            project_config=ProjectConfig(
-                dbt_project_path=REPO_ROOT,
-                models_relative_path=DBT_PROJECT["model-paths"][0],
-                seeds_relative_path=DBT_PROJECT["seed-paths"][0],
-                snapshots_relative_path=DBT_PROJECT["snapshot-paths"][0],
-                manifest_path=MANIFEST,
-                install_dbt_deps=False,
-            ),
-            profile_config=profile,
-            # BUILD: one dbt invocation per model instead of a run task and a test task (each
-            # invocation costs dbt's start-up; docs/BENCHMARKS.md, orchestration).
-            render_config=RenderConfig(
-                load_method=LoadMode.DBT_MANIFEST,
-                select=[step.select],
-                test_behavior=TestBehavior.BUILD,
-            ),
-            # buildable: a model's tests include those on its ancestors (relationships), but
-            # never a test on a model of a later step, which does not exist yet.
-            execution_config=ExecutionConfig(
-                invocation_mode=InvocationMode.DBT_RUNNER,
-                test_indirect_selection=TestIndirectSelection.BUILDABLE,
-            ),
-            operator_args={"vars": {"run_date": RUN_DATE}, "install_deps": False},
+            project_config=PROJECT,
+            profile_config=PROFILE,
+            render_config=_render(step.select),
+            execution_config=EXECUTION,
+            operator_args={"env": DBT_ENV, "install_deps": False},
         )
         for step in steps.DBT_STEPS
     }

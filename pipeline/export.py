@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import gzip
 from dataclasses import dataclass
 
 import psycopg2
 from psycopg2 import sql
 
+from pipeline.runs import RunContext
 from pipeline.s3_upload import MultipartWriter, s3_client
 from pipeline.settings import get_settings
 
@@ -29,16 +29,24 @@ class ExportResult:
 DAY_COLUMNS = ("date", "run_date")
 
 
-def exportable_relations(conn) -> list[tuple[str, str, str]]:
-    """(schema, name, day column) of every stage table or view with a day column, dbt's temporary
-    relations excepted. Read from the catalog, so new models are exported without a code change."""
+def exportable_relations(conn) -> list[tuple[str, str, str, bool]]:
+    """(schema, name, day column, versioned) of every stage table with a day column, dbt's
+    temporary relations and the views over published data excepted. Read from the catalog, so
+    new models are exported without a code change."""
     with conn.cursor() as cur:
         cur.execute(
             """
             select distinct on (c.table_schema, c.table_name)
-                c.table_schema, c.table_name, c.column_name
+                c.table_schema, c.table_name, c.column_name,
+                exists (
+                    select from information_schema.columns v
+                    where v.table_schema = c.table_schema and v.table_name = c.table_name
+                      and v.column_name = 'version'
+                )
             from information_schema.columns c
+            join information_schema.tables t using (table_schema, table_name)
             where c.table_schema = any(%s) and c.column_name = any(%s)
+              and t.table_type = 'BASE TABLE'
               and c.table_name not like '%%__dbt_tmp%%' and c.table_name not like '%%__dbt_backup%%'
             order by c.table_schema, c.table_name, array_position(%s, c.column_name::text)
             """,
@@ -48,14 +56,16 @@ def exportable_relations(conn) -> list[tuple[str, str, str]]:
 
 
 def export_relation(
-    conn, client, bucket: str, key: str, relation: tuple[str, str, str], day: dt.date
+    conn, client, bucket: str, key: str, relation: tuple[str, str, str, bool], run: RunContext
 ) -> ExportResult:
-    """Stream one relation's rows for `day` into s3://bucket/key, never holding the file."""
-    schema, name, day_column = relation
-    query = sql.SQL("copy (select * from {} where {} = {}) to stdout with (format csv, header)")
-    copy = query.format(
-        sql.Identifier(schema, name), sql.Identifier(day_column), sql.Literal(day)
-    ).as_string(conn)
+    """Stream one relation's rows of the run (its day; its version, where the relation is
+    versioned) into s3://bucket/key, never holding the file."""
+    schema, name, day_column, versioned = relation
+    where = sql.SQL("{} = {}").format(sql.Identifier(day_column), sql.Literal(run.day))
+    if versioned:
+        where = sql.SQL("{} and version = {}").format(where, sql.Literal(run.version))
+    query = sql.SQL("copy (select * from {} where {}) to stdout with (format csv, header)")
+    copy = query.format(sql.Identifier(schema, name), where).as_string(conn)
     with conn.cursor() as cur, MultipartWriter(client, bucket, key) as sink:
         with gzip.GzipFile(fileobj=sink, mode="wb", mtime=0) as gz:
             cur.copy_expert(copy, gz)
@@ -63,16 +73,16 @@ def export_relation(
     return ExportResult(f"{schema}.{name}", key, rows, sink.bytes_written)
 
 
-def export_day(day: dt.date) -> list[ExportResult]:
+def export_day(run: RunContext) -> list[ExportResult]:
     settings = get_settings()
     client = s3_client()
-    prefix = f"{settings.export_prefix.rstrip('/')}/date={day.isoformat()}/"
+    prefix = f"{settings.export_prefix.rstrip('/')}/date={run.day.isoformat()}/"
     conn = psycopg2.connect(settings.database_url)
     try:
         conn.set_session(readonly=True)
         return [
             export_relation(
-                conn, client, settings.s3_bucket, f"{prefix}{rel[0]}.{rel[1]}.csv.gz", rel, day
+                conn, client, settings.s3_bucket, f"{prefix}{rel[0]}.{rel[1]}.csv.gz", rel, run
             )
             for rel in exportable_relations(conn)
         ]

@@ -1,10 +1,11 @@
-"""Run bookkeeping (`ops.pipeline_runs`) and publication (`ops.published_days`)."""
+"""Run bookkeeping (`ops.pipeline_runs`): one row per run, the version it builds, its steps."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import logging
+from dataclasses import dataclass
 
 import psycopg2
 
@@ -13,11 +14,23 @@ from pipeline.settings import get_settings
 log = logging.getLogger(__name__)
 
 
-class NothingToPublishError(RuntimeError):
-    """The day built, but produced no recommendations: publishing it would blank the API."""
+@dataclass(frozen=True)
+class RunContext:
+    """What every step of one run works on: one log day, one new version of its marts."""
+
+    run_id: str
+    day: dt.date
+    version: int
+
+    def as_dict(self) -> dict:
+        return {"run_id": self.run_id, "day": self.day.isoformat(), "version": self.version}
+
+    @classmethod
+    def from_dict(cls, value: dict) -> RunContext:
+        return cls(value["run_id"], dt.date.fromisoformat(value["day"]), int(value["version"]))
 
 
-def _execute(query: str, params: tuple | dict) -> list[tuple]:
+def execute(query: str, params: tuple | dict) -> list[tuple]:
     conn = psycopg2.connect(get_settings().database_url)
     try:
         with conn, conn.cursor() as cur:
@@ -27,63 +40,58 @@ def _execute(query: str, params: tuple | dict) -> list[tuple]:
         conn.close()
 
 
-def start_run(run_id: str, day: dt.date) -> None:
-    """Open the run's row. A day already published is withdrawn first, in the same transaction:
-    the run is about to rewrite its marts rows, and the API must not serve them half-rebuilt (nor
-    rebuilt from inputs whose tests then fail). It serves the other published days meanwhile and
-    `publish` makes the day visible again."""
-    rows = _execute(
+def start_run(run_id: str, day: dt.date) -> RunContext:
+    """Open the run's row with a new version (microseconds since the epoch, so later builds are
+    larger, as dbt's own default is). The served version of `day`, if any, is left alone: the
+    run builds beside it and only `publish` switches the API over.
+
+    Runs left `running` by a process that died are closed here as failed, with the reason: the
+    earlier runs of the same day (this run supersedes them), and any run older than
+    ADTECH_STALE_RUN_HOURS."""
+    rows = execute(
         """
-        with withdrawn as (
-            delete from ops.published_days where date = %(day)s returning date
+        with stale as (
+            update ops.pipeline_runs
+            set status = 'failed', finished_at = now(),
+                error = case when date = %(day)s
+                    then 'never finished (its process died?): superseded by run ' || %(run_id)s
+                    else 'never finished: still running after '
+                        || %(stale_hours)s || ' h, closed by run ' || %(run_id)s
+                end
+            where status = 'running' and run_id <> %(run_id)s
+              and (date = %(day)s or started_at < now() - %(stale_hours)s * interval '1 hour')
+            returning run_id
         ),
         opened as (
-            insert into ops.pipeline_runs (run_id, date, status)
-            values (%(run_id)s, %(day)s, 'running')
+            insert into ops.pipeline_runs (run_id, date, status, version)
+            values (%(run_id)s, %(day)s, 'running',
+                    (extract(epoch from clock_timestamp()) * 1000000)::bigint)
             on conflict (run_id) do update
-                set status = 'running', started_at = now(), finished_at = null, error = null
+                set date = excluded.date, status = 'running', version = excluded.version,
+                    started_at = now(), finished_at = null, error = null, steps = '[]'::jsonb
+            returning version
         )
-        select count(*) from withdrawn
+        select (select version from opened), (select array_agg(run_id) from stale)
         """,
-        {"run_id": run_id, "day": day},
+        {"run_id": run_id, "day": day, "stale_hours": get_settings().stale_run_hours},
     )
-    if rows[0][0]:
-        log.warning("%s was published: withdrawn from the API until this run publishes it", day)
+    version, stale = rows[0]
+    for other in stale or []:
+        log.warning("run %s never finished: marked failed (superseded by %s)", other, run_id)
+    return RunContext(run_id, day, version)
 
 
 def record_step(run_id: str, step: str, seconds: float, detail: dict | None = None) -> None:
     entry = {"step": step, "seconds": round(seconds, 3), **(detail or {})}
-    _execute(
+    execute(
         "update ops.pipeline_runs set steps = steps || %s::jsonb where run_id = %s",
         (json.dumps([entry]), run_id),
     )
 
 
 def finish_run(run_id: str, status: str, error: str | None = None) -> None:
-    _execute(
+    execute(
         "update ops.pipeline_runs set status = %s, finished_at = now(), error = %s"
         " where run_id = %s",
         (status, error, run_id),
     )
-
-
-def publish(day: dt.date, run_id: str) -> int:
-    """Make `day` visible to the API. Called only after every dbt test of the day passed."""
-    rows = _execute(
-        """
-        with recs as (select count(*) as n from marts.recommendations where date = %(day)s),
-        published as (
-            insert into ops.published_days (date, run_id, published_at)
-            select %(day)s, %(run_id)s, now() from recs where n > 0
-            on conflict (date) do update
-                set run_id = excluded.run_id, published_at = excluded.published_at
-            returning 1
-        )
-        select (select n from recs), (select count(*) from published)
-        """,
-        {"day": day, "run_id": run_id},
-    )
-    recommendations, published = rows[0]
-    if not published:
-        raise NothingToPublishError(f"{day}: marts.recommendations has no rows; not published")
-    return recommendations

@@ -14,9 +14,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pipeline import runs
+from pipeline import publication, runs
 from pipeline.bootstrap import bootstrap
-from pipeline.settings import get_settings
+from pipeline.runs import RunContext
 
 SOURCES = ("advertiser_ids", "product_views", "ads_views")
 
@@ -51,27 +51,41 @@ def load(day: dt.date, source: str) -> dict:
     }
 
 
-def transform(day: dt.date, step: DbtStep) -> dict:
+def transform(run: RunContext, step: DbtStep) -> dict:
     from pipeline.transform import dbt_build
 
-    return {"nodes": dbt_build(day, step.select)}
+    return {"nodes": dbt_build(run, step.select)}
 
 
-def export(day: dt.date) -> dict:
+def export(run: RunContext) -> dict:
     from pipeline.export import export_day
 
-    results = export_day(day)
+    results = export_day(run)
     return {"files": [r.key for r in results], "rows": sum(r.rows for r in results)}
 
 
-def publish(day: dt.date, run_id: str) -> dict:
-    return {"recommendations": runs.publish(day, run_id)}
+def start(run_id: str, day: dt.date) -> RunContext:
+    """Create what the project owns, then open the run: its day and the new version it builds."""
+    bootstrap()
+    return runs.start_run(run_id, day)
+
+
+def publish(run: RunContext) -> dict:
+    """Switch the API to the run's version of the day (every test passed), close the run."""
+    recommendations = publication.publish(run)
+    runs.finish_run(run.run_id, "success")
+    return {"recommendations": recommendations, "version": run.version}
+
+
+def fail(run_id: str, error: str) -> None:
+    runs.finish_run(run_id, "failed", error)
 
 
 @dataclass
 class RunResult:
     run_id: str
     day: dt.date
+    version: int | None = None
     status: str = "running"
     steps: list[tuple[str, float]] = field(default_factory=list)
     error: str | None = None
@@ -90,14 +104,14 @@ def run_day(
 ) -> RunResult:
     """Every step for `day`, in order, without a scheduler. Raises on the first failure, after
     recording it; a failed day is never published."""
-    bootstrap(get_settings().database_url)
     run = RunResult(run_id or f"manual__{day.isoformat()}__{uuid.uuid4().hex[:8]}", day)
-    runs.start_run(run.run_id, day)
+    context = start(run.run_id, day)
+    run.version = context.version
     plan: list[tuple[str, Callable[[], dict]]] = [
         *((f"load_{s}", lambda s=s: load(day, s)) for s in SOURCES),
-        *((step.name, lambda step=step: transform(day, step)) for step in DBT_STEPS),
-        ("export", lambda: export(day)),
-        ("publish", lambda: publish(day, run.run_id)),
+        *((step.name, lambda step=step: transform(context, step)) for step in DBT_STEPS),
+        ("export", lambda: export(context)),
+        ("publish", lambda: publish(context)),
     ]
     try:
         for name, work in plan:
@@ -106,8 +120,7 @@ def run_day(
             _timed(run, name, work)
     except Exception as exc:
         run.status, run.error = "failed", f"{type(exc).__name__}: {exc}"
-        runs.finish_run(run.run_id, "failed", run.error + "\n" + traceback.format_exc(limit=3))
+        fail(run.run_id, run.error + "\n" + traceback.format_exc(limit=3))
         raise
     run.status = "success"
-    runs.finish_run(run.run_id, "success")
     return run

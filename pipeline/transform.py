@@ -1,11 +1,13 @@
-"""Run one dbt step (`dbt build --select ...`) for day D, in-process, as Cosmos does in the DAG."""
+"""Run one dbt step (`dbt build --select ...`) for a run, in-process, as Cosmos does in the DAG."""
 
 from __future__ import annotations
 
-import datetime as dt
-import json
+import contextlib
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
+from pipeline.runs import RunContext
 from pipeline.settings import get_settings
 
 
@@ -13,8 +15,24 @@ class DbtStepError(RuntimeError):
     """A model or a test of the step failed: the day must not be published."""
 
 
-def dbt_vars(day: dt.date) -> str:
-    return json.dumps({"run_date": day.isoformat()})
+def dbt_env(run: RunContext) -> dict[str, str]:
+    """How a run tells dbt its day and version (macros/vars.sql). Environment variables, not
+    --vars: dbt reads them only at execution time, so a new day keeps partial parsing valid."""
+    return {"ADTECH_RUN_DATE": run.day.isoformat(), "ADTECH_BUILD_VERSION": str(run.version)}
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _invoke(*args: str):
@@ -27,18 +45,18 @@ def _invoke(*args: str):
     )
 
 
-def dbt_build(day: dt.date, select: str) -> list[dict]:
-    """Build and test the selected models for `day`; return one summary dict per node."""
-    result = _invoke(
-        "build",
-        "--select",
-        *select.split(),
-        # Tests on the selection and its ancestors, never on a later step's models (as in the DAG).
-        "--indirect-selection",
-        "buildable",
-        "--vars",
-        dbt_vars(day),
-    )
+def dbt_build(run: RunContext, select: str) -> list[dict]:
+    """Build and test the selected models for the run; return one summary dict per node."""
+    with _environment(dbt_env(run)):
+        result = _invoke(
+            "build",
+            "--select",
+            *select.split(),
+            # Tests on the selection and its ancestors, never on a later step's models (as in
+            # the DAG).
+            "--indirect-selection",
+            "buildable",
+        )
     nodes = [
         {"node": r.node.name, "status": str(r.status), "seconds": round(r.execution_time, 3)}
         for r in getattr(result.result, "results", None) or []
@@ -46,7 +64,7 @@ def dbt_build(day: dt.date, select: str) -> list[dict]:
     if not result.success:
         failed = [n["node"] for n in nodes if n["status"] in ("error", "fail")]
         reason = f"failed nodes: {', '.join(failed)}" if failed else str(result.exception)
-        raise DbtStepError(f"dbt build --select {select} for {day}: {reason}")
+        raise DbtStepError(f"dbt build --select {select} for {run.day}: {reason}")
     return nodes
 
 

@@ -1,20 +1,61 @@
-{#- The run's settings, checked once here so that a missing or malformed var fails with a clear
+{#- The run's settings, checked once here so that a missing or malformed value fails with a clear
     message instead of a SQL error deep inside a model. Checks run only at execution time:
-    `dbt parse` and `dbt docs generate` must work without vars. -#}
+    `dbt parse` and `dbt docs generate` must work without them.
+
+    The run date and the build version come from `--vars` (what people type) or, when no var is
+    given, from the environment (ADTECH_RUN_DATE, ADTECH_BUILD_VERSION: what the pipeline sets).
+    The environment is read only at execution time: a var that changes every night forces dbt to
+    parse the whole project again, an environment variable read outside parsing does not. -#}
+
+{% macro _run_setting(var_name, env_name) -%}
+    {%- set value = var(var_name, none) -%}
+    {%- if (value is none or value | string | trim == '') and execute -%}
+        {%- set value = env_var(env_name, '') -%}
+    {%- endif -%}
+    {{- return(none if value is none or value | string | trim == '' else value | string | trim) -}}
+{%- endmacro %}
 
 {% macro run_date() -%}
-    {%- set value = var('run_date', none) -%}
+    {%- set value = _run_setting('run_date', 'ADTECH_RUN_DATE') -%}
     {%- if execute -%}
-        {%- if value is none or value | string | trim == '' -%}
+        {%- if value is none -%}
             {{ exceptions.raise_compiler_error(
-                "var 'run_date' is required: pass --vars '{run_date: YYYY-MM-DD}'") }}
+                "var 'run_date' is required: pass --vars '{run_date: YYYY-MM-DD}'"
+                ~ " (or set ADTECH_RUN_DATE)") }}
         {%- endif -%}
-        {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', value | string | trim) -%}
+        {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', value) -%}
             {{ exceptions.raise_compiler_error(
                 "var 'run_date' must be an ISO date YYYY-MM-DD, got '" ~ value ~ "'") }}
         {%- endif -%}
     {%- endif -%}
-    cast('{{ value | string | trim }}' as date)
+    cast('{{ value }}' as date)
+{%- endmacro %}
+
+{#- The version this invocation writes into the versioned marts (write-audit-publish: a rebuild
+    of a day is written beside the served version, which ops.published_days points at). The
+    pipeline passes one per run; a plain `dbt build` gets one from its start time, so each build
+    is a new, later version and never touches the served rows. Versions are microseconds since
+    the epoch: later builds have larger versions. -#}
+{% macro build_version() -%}
+    {%- set value = _run_setting('build_version', 'ADTECH_BUILD_VERSION') -%}
+    {%- if value is none -%}
+        {%- set value = (run_started_at.timestamp() * 1000000) | int -%}
+    {%- elif execute and not modules.re.fullmatch('[0-9]+', value | string) -%}
+        {{ exceptions.raise_compiler_error(
+            "var 'build_version' must be a whole number, got '" ~ value ~ "'") }}
+    {%- endif -%}
+    cast({{ value }} as bigint)
+{%- endmacro %}
+
+{#- The version a test audits: the one this invocation builds (`dbt build`, the pipeline), or,
+    for a plain `dbt test` with no version given, the latest one built for the run date. -#}
+{% macro audited_version(relation) -%}
+    {%- if _run_setting('build_version', 'ADTECH_BUILD_VERSION') is none
+        and flags.WHICH == 'test' -%}
+        (select max(version) from {{ relation }} where date = {{ run_date() }})
+    {%- else -%}
+        {{ build_version() }}
+    {%- endif -%}
 {%- endmacro %}
 
 {#- A whole-number var no smaller than `minimum` (top_n, ctr_* settings). -#}

@@ -1,11 +1,11 @@
--- Recommendations of the run date exist only for advertisers active on that date.
+-- Recommendations of the run date (the build under audit) exist only for advertisers active on that date.
 with
 
 recommended as (
 
     select distinct advertiser_id
     from {{ ref('recommendations') }}
-    where date = {{ run_date() }}
+    where date = {{ run_date() }} and version = {{ audited_version(ref('recommendations')) }}
 
 ),
 

@@ -11,7 +11,7 @@ lists as (
         min(rank) as first_rank,
         max(rank) as last_rank
     from {{ ref('recommendations') }}
-    where date = {{ run_date() }}
+    where date = {{ run_date() }} and version = {{ audited_version(ref('recommendations')) }}
     group by advertiser_id, model
 
 )

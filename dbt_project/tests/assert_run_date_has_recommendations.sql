@@ -8,7 +8,7 @@ with
 run_date_rows as (
 
     select date from {{ ref('recommendations') }}
-    where date = {{ run_date() }}
+    where date = {{ run_date() }} and version = {{ audited_version(ref('recommendations')) }}
 
 )
 

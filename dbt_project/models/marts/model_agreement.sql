@@ -1,4 +1,4 @@
-{{ config(unique_key=['date', 'advertiser_id']) }}
+{{ config(unique_key=['date', 'version', 'advertiser_id']) }}
 
 -- Per run date and active advertiser: how much the TopCTR and TopProduct lists agree.
 with
@@ -15,7 +15,7 @@ top_ctr as (
         advertiser_id,
         product_id
     from {{ ref('recommendations') }}
-    where date = {{ run_date() }} and model = 'top_ctr'
+    where date = {{ run_date() }} and version = {{ build_version() }} and model = 'top_ctr'
 
 ),
 
@@ -25,7 +25,7 @@ top_product as (
         advertiser_id,
         product_id
     from {{ ref('recommendations') }}
-    where date = {{ run_date() }} and model = 'top_product'
+    where date = {{ run_date() }} and version = {{ build_version() }} and model = 'top_product'
 
 ),
 
@@ -61,6 +61,7 @@ final as (
 
     select
         active_advertisers.run_date as date,
+        {{ build_version() }} as version,
         active_advertisers.advertiser_id,
         coalesce(counted.top_ctr_count, 0) as top_ctr_count,
         coalesce(counted.top_product_count, 0) as top_product_count,

@@ -1,4 +1,4 @@
-{{ config(unique_key=['date', 'model']) }}
+{{ config(unique_key=['date', 'version', 'model']) }}
 
 -- Per run date and model: how many active advertisers got a list, and how long the lists are.
 with
@@ -12,7 +12,7 @@ active_advertisers as (
 recommendations as (
 
     select * from {{ ref('recommendations') }}
-    where date = {{ run_date() }}
+    where date = {{ run_date() }} and version = {{ build_version() }}
 
 ),
 
@@ -56,6 +56,7 @@ final as (
 
     select
         {{ run_date() }} as date,
+        {{ build_version() }} as version,
         per_model.model,
         active_count.active_advertisers,
         per_model.advertisers_with_recommendations,

@@ -1,34 +1,45 @@
-{{ config(unique_key=['date', 'advertiser_id', 'model']) }}
-
--- Per date, active advertiser and model: how the list changed since the latest earlier date
--- that has a list for that advertiser and model (previous_date; null when there is none, and
--- then every product counts as added). A run writes its run date's rows and refreshes the rows
--- of any later date already built: when an earlier day is rebuilt (a backfill), it may be the
--- later days' previous list.
+-- Per published date, active advertiser and model: how the served list changed since the
+-- latest earlier published date that has a list for that advertiser and model (previous_date;
+-- null when there is none, and then every product counts as added). A view over the versions
+-- ops.published_days points at: it always describes what the API serves, a rebuild in progress
+-- never shows in it, and a backfilled day becomes the later days' previous list as soon as it
+-- is published.
 with
 
-run_date_advertisers as (
+published_days as (
 
     select
-        run_date as date,
-        advertiser_id
-    from {{ ref('int_active_advertisers') }}
+        date,
+        version
+    from {{ ref('stg_ops__published_days') }}
 
 ),
 
--- The run date's active advertisers, and on an incremental run those of every later date
--- already built (the dates whose previous list this run may change).
-advertiser_dates as (
+served_advertisers as (
 
-    select * from run_date_advertisers
-    {% if is_incremental() -%}
-        union all
-        select distinct
-            date,
-            advertiser_id
-        from {{ this }}
-        where date > {{ run_date() }}
-    {%- endif %}
+    select
+        model_agreement.date,
+        model_agreement.advertiser_id
+    from {{ ref('model_agreement') }} as model_agreement
+    inner join published_days
+        on
+            model_agreement.date = published_days.date
+            and model_agreement.version = published_days.version
+
+),
+
+history as (
+
+    select
+        recommendations.date,
+        recommendations.advertiser_id,
+        recommendations.model,
+        recommendations.product_id
+    from {{ ref('recommendations') }} as recommendations
+    inner join published_days
+        on
+            recommendations.date = published_days.date
+            and recommendations.version = published_days.version
 
 ),
 
@@ -41,22 +52,11 @@ models as (
 targets as (
 
     select
-        advertiser_dates.date,
-        advertiser_dates.advertiser_id,
+        served_advertisers.date,
+        served_advertisers.advertiser_id,
         models.model
-    from advertiser_dates
+    from served_advertisers
     cross join models
-
-),
-
-history as (
-
-    select
-        date,
-        advertiser_id,
-        model,
-        product_id
-    from {{ ref('recommendations') }}
 
 ),
 

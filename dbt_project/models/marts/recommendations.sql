@@ -1,24 +1,25 @@
 {{ config(
-    unique_key=['date', 'advertiser_id', 'model', 'rank'],
+    unique_key=['date', 'version', 'advertiser_id', 'model', 'rank'],
     indexes=[{'columns': ['advertiser_id', 'date']}],
 ) }}
 
--- What the API serves: both models' lists in one table, one row per date, advertiser, model
--- and rank. The primary key (date, advertiser_id, model, rank) is the index behind the API's
--- lookup; (advertiser_id, date) serves an advertiser's history.
+-- What the API serves: both models' lists in one table, one row per date, version, advertiser,
+-- model and rank. The API reads the version ops.published_days points at; the primary key
+-- (date, version, advertiser_id, model, rank) is the index behind its lookup, and
+-- (advertiser_id, date) serves an advertiser's history.
 with
 
 top_ctr as (
 
     select * from {{ ref('top_ctr') }}
-    where date = {{ run_date() }}
+    where date = {{ run_date() }} and version = {{ build_version() }}
 
 ),
 
 top_product as (
 
     select * from {{ ref('top_product') }}
-    where date = {{ run_date() }}
+    where date = {{ run_date() }} and version = {{ build_version() }}
 
 ),
 
@@ -26,6 +27,7 @@ unioned as (
 
     select
         date,
+        version,
         advertiser_id,
         cast('top_ctr' as text) as model,
         rank,
@@ -40,6 +42,7 @@ unioned as (
 
     select
         date,
+        version,
         advertiser_id,
         cast('top_product' as text) as model,
         rank,

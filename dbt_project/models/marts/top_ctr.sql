@@ -1,6 +1,6 @@
 {{ config(
-    unique_key=['date', 'advertiser_id', 'rank'],
-    indexes=[{'columns': ['date']}],
+    unique_key=['date', 'version', 'advertiser_id', 'rank'],
+    indexes=[{'columns': ['date', 'version']}],
 ) }}
 
 {%- set prior = int_var('ctr_prior_impressions', 0) | trim | int -%}
@@ -86,6 +86,7 @@ top_n as (
 
     select
         run_date as date,
+        {{ build_version() }} as version,
         advertiser_id,
         cast(rank as integer) as rank,
         product_id,

@@ -1,6 +1,6 @@
 {{ config(
-    unique_key=['date', 'advertiser_id', 'rank'],
-    indexes=[{'columns': ['date']}],
+    unique_key=['date', 'version', 'advertiser_id', 'rank'],
+    indexes=[{'columns': ['date', 'version']}],
 ) }}
 
 -- TopProduct: each active advertiser's most viewed products on the run date.
@@ -32,6 +32,7 @@ top_n as (
 
     select
         date,
+        {{ build_version() }} as version,
         advertiser_id,
         cast(rank as integer) as rank,
         product_id,

@@ -14,6 +14,7 @@ from rich.console import Console
 from api.cli import serve
 from devstack.cli import generate, import_course, stack_app
 from loaders.cli import load
+from pipeline.cleanup_cli import cleanup, status
 
 console = Console(stderr=True)
 app = typer.Typer(
@@ -25,6 +26,8 @@ app.add_typer(stack_app, name="stack")
 app.command("generate")(generate)
 app.command("import-course")(import_course)
 app.command("load")(load)
+app.command("cleanup")(cleanup)
+stack_app.command("status")(status)
 app.command("serve")(serve)
 
 

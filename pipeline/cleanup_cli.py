@@ -1,0 +1,149 @@
+"""`adtech cleanup [--dry-run] [--date D]` and `adtech stack status`: the retention cleanup by
+hand, and where the database's bytes are with what the next cleanup will drop.
+
+Heavy imports stay inside the commands so that `adtech --help` is instant.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+
+
+def cleanup(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be dropped; change nothing.")
+    ] = False,
+    day: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            "--date",
+            formats=["%Y-%m-%d"],
+            help="The night's day D (default: the latest day published or loaded).",
+        ),
+    ] = None,
+) -> None:
+    """Drop what the retention settings no longer keep (raw days, old rejected rows, superseded
+    versions); never a day a build can still read or a running run needs."""
+    import psycopg2
+
+    from loaders.settings import get_retention_settings
+    from pipeline.cleanup import cleanup as run_cleanup
+
+    settings = get_retention_settings()
+    if day is None:
+        conn = psycopg2.connect(settings.database_url)
+        try:
+            today = _latest_day(conn)
+        finally:
+            conn.close()
+    else:
+        today = day.date()
+    if today is None:
+        console.print("nothing loaded yet: nothing to clean up")
+        return
+    report = run_cleanup(today, dry_run=dry_run, settings=settings)
+    console.print(_drops_table(report, "would drop" if dry_run else "dropped"))
+    for skip in report.retention.skips:
+        console.print(f"kept {skip.source} {skip.day}: {skip.reason}")
+    verb = "would free" if dry_run else "freed"
+    console.print(
+        f"{today}: {verb} {_mb(report.bytes)} (raw kept from "
+        f"{min(report.retention.policy.raw_from(today), *report.protected)}, rejects from "
+        f"{report.retention.policy.rejects_from(today)}, CTR window {report.window_days} day(s))"
+    )
+
+
+def status() -> None:
+    """Bytes per day and per table (raw partitions, ops tables, marts), and what the next
+    night's cleanup will drop."""
+    import psycopg2
+
+    from loaders.settings import get_retention_settings
+    from pipeline.cleanup import cleanup as run_cleanup
+    from pipeline.sizes import size_report
+
+    settings = get_retention_settings()
+    conn = psycopg2.connect(settings.database_url)
+    try:
+        sizes = size_report(conn)
+        latest = _latest_day(conn)
+    finally:
+        conn.close()
+    console.print(_sizes_table(sizes))
+    console.print(f"database: {_mb(sizes.database_bytes)}")
+    if latest is None:
+        return
+    night = latest + dt.timedelta(days=1)
+    report = run_cleanup(night, dry_run=True, settings=settings)
+    table = _drops_table(report, f"next cleanup (night of {night}) will drop")
+    console.print(table if report.retention.drops else f"next cleanup ({night}): nothing to drop")
+
+
+def _latest_day(conn) -> dt.date | None:
+    """The newest day published or held in raw: a manual cleanup's `today`."""
+    from loaders.partitions import day_partitions
+    from loaders.sources import SOURCES
+
+    with conn, conn.cursor() as cur:
+        days = [d for source in SOURCES for d in day_partitions(cur, source)]
+        cur.execute("select to_regclass('ops.published_days') is not null")
+        if cur.fetchone()[0]:
+            cur.execute("select max(date) from ops.published_days")
+            days += [d for (d,) in cur.fetchall() if d]
+    return max(days, default=None)
+
+
+def _drops_table(report, title: str) -> Table:
+    """One line per day and table (the three sources summed)."""
+    table = Table(title=f"adtech cleanup {report.today}: {title}")
+    for column in ("day", "table", "rows", "MB"):
+        table.add_column(column, justify="right" if column in ("rows", "MB") else "left")
+    summed: dict[tuple, list[int]] = {}
+    for d in report.retention.drops:
+        name = "raw" if d.table.startswith("raw.") else d.table
+        totals = summed.setdefault((d.day, name), [0, 0])
+        totals[0] += d.rows
+        totals[1] += d.bytes
+    for (day, name), (rows, size) in sorted(summed.items()):
+        table.add_row(str(day), name, f"{rows:,}", f"{size / 1e6:.1f}")
+    for v in report.versions:
+        table.add_row(str(getattr(v, "day", "")), str(getattr(v, "table", "marts")), "", "")
+    return table
+
+
+def _group(table: str) -> str:
+    """raw.<source> stays itself; ops and marts tables are summed per schema."""
+    return table if table.startswith("raw.") else table.split(".")[0]
+
+
+def _sizes_table(sizes) -> Table:
+    groups = sorted({_group(t) for day in sizes.by_day.values() for t in day} | {"ops", "marts"})
+    table = Table(title="MB per day (ops, marts: the day's rows) and on disk")
+    table.add_column("day")
+    for column in [*groups, "total"]:
+        table.add_column(column.removeprefix("raw."), justify="right")
+    for day, per_table in sizes.by_day.items():
+        cells = {g: 0 for g in groups}
+        for name, size in per_table.items():
+            cells[_group(name)] += size
+        table.add_row(
+            str(day), *(f"{cells[g] / 1e6:.1f}" for g in groups), f"{sum(cells.values()) / 1e6:.1f}"
+        )
+    disk = {g: 0 for g in groups}
+    for name, size in sizes.tables.items():
+        disk[_group(name)] = disk.get(_group(name), 0) + size
+    table.add_row(
+        "on disk", *(f"{disk[g] / 1e6:.1f}" for g in groups), f"{sum(disk.values()) / 1e6:.1f}"
+    )
+    return table
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:,.1f} MB"

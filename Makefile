@@ -10,7 +10,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export UV_SYSTEM_CERTS := 1
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install demo test lint bench airflow stack-down clean
+.PHONY: install demo test lint bench airflow stack-down clean checkov
 
 install: $(VENV)/.installed
 
@@ -42,8 +42,17 @@ bench: install
 airflow: install
 	$(BIN)/python -m pipeline.airflow_local
 
+# checkov (deploy/aws template lint) pins its dependencies tightly: its own venv, from its lock.
+CHECKOV_VENV := .tools/checkov
+checkov: $(CHECKOV_VENV)/.installed
+
+$(CHECKOV_VENV)/.installed: deploy/aws/lint-tools.txt | $(VENV)/.installed
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(BIN)/uv pip sync --quiet --python $(CHECKOV_VENV)/bin/python deploy/aws/lint-tools.txt
+	touch $@
+
 stack-down: install
 	$(BIN)/adtech stack down
 
 clean: stack-down
-	rm -rf $(VENV) .stack target logs
+	rm -rf $(VENV) .tools .stack target logs

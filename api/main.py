@@ -20,6 +20,7 @@ from api.metrics import LATENCY, REQUESTS
 from api.offline_docs import install_offline_docs
 from api.openapi import install_live_examples
 from api.routes import api_router
+from api.security import ApiKeyCheck
 from api.service import Service
 
 DESCRIPTION = """Recommendations of the nightly pipeline (TopCTR and TopProduct per advertiser),
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router)
     install_error_handlers(app)
     app.add_middleware(CachedRecommendations)  # added before the instrumentator: inside it
+    app.add_middleware(ApiKeyCheck)  # outside the fast lane: no cached answer without a key
     instrumentator = Instrumentator(excluded_handlers=["/metrics", "/metrics/"]).add(
         REQUESTS, LATENCY
     )

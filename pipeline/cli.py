@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from api.cli import serve
+from deploy.aws.cli import deploy_app
 from devstack.cli import generate, import_course, stack_app
 from loaders.cli import load
 from pipeline.cleanup_cli import cleanup, status
@@ -23,6 +24,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(stack_app, name="stack")
+app.add_typer(deploy_app, name="deploy")
 app.command("generate")(generate)
 app.command("import-course")(import_course)
 app.command("load")(load)

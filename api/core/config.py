@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MIN_API_KEY_LENGTH = 16
 
 
 class Settings(BaseSettings):
@@ -32,3 +36,23 @@ class Settings(BaseSettings):
         2, ge=1, description="libpq connect_timeout: how fast a dead database turns into 503"
     )
     statement_timeout_ms: int = Field(2_000, ge=1, description="PostgreSQL statement_timeout")
+    # Optional API keys (api/security.py). Empty = no check (local use). Comma-separated so that a
+    # rotation can accept the old and the new key for a while; in AWS the value is injected by App
+    # Runner from a Secrets Manager secret.
+    api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
+        (), description="comma-separated keys accepted in the X-API-Key header; empty = no check"
+    )
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [key.strip() for key in value.split(",") if key.strip()]
+        return value
+
+    @field_validator("api_keys")
+    @classmethod
+    def _long_enough(cls, keys: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        if any(len(key.get_secret_value()) < MIN_API_KEY_LENGTH for key in keys):
+            raise ValueError(f"each API key needs at least {MIN_API_KEY_LENGTH} characters")
+        return keys

@@ -1,0 +1,1 @@
+"""Deployment of the project (deploy/aws: AWS, as CloudFormation)."""

@@ -18,11 +18,15 @@ from pydantic_core import PydanticCustomError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.models import iso_date, model_name
+from api.validation import ADVERTISER_ID_MAX_LENGTH, FORBIDDEN_CHARACTERS
 
 if TYPE_CHECKING:
     from api.service import Answer, Service
 
-_PATH = re.compile(r"/recommendations/([^/]{1,128})/([^/]+)/?")
+# Only ids that api.validation accepts can match: anything else goes to FastAPI's 422.
+_PATH = re.compile(
+    f"/recommendations/([^/{FORBIDDEN_CHARACTERS}]{{1,{ADVERTISER_ID_MAX_LENGTH}}})/([^/]+)/?"
+)
 _DATE_QUERY = re.compile(rb"date=(\d{4}-\d{2}-\d{2})")
 
 

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query, Request, Response
 
 from api.errors import documented
 from api.models import HISTORY_DEFAULT_DAYS, HISTORY_MAX_DAYS, History
-from api.routes.recommendations import AdvertiserId
 from api.routes.slash import get_both
+from api.validation import AdvertiserId
 
 router = APIRouter(prefix="/history", tags=["history"])
 

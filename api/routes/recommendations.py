@@ -9,12 +9,9 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from api.errors import documented
 from api.models import IsoDate, ModelName, Recommendations
 from api.routes.slash import get_both
+from api.validation import AdvertiserId
 
 router = APIRouter(prefix="/recommendations", tags=["recommendations"])
-
-AdvertiserId = Annotated[
-    str, Path(min_length=1, max_length=128, description="the advertiser's id, as in the logs")
-]
 
 
 @get_both(

@@ -4,7 +4,8 @@ database of their own (a new day, the outage) and for bench/api_bench.py.
 The shared `published` fixture (conftest.py) runs the real pipeline instead. This writer creates
 the four marts tables as docs/ARCHITECTURE.md describes them (if dbt has not), fills
 `marts.recommendations` with lists ranked by the DESIGN.md rules, derives the three summary marts
-from it in SQL the way the dbt models do, and publishes the day in `ops.published_days`.
+from it in SQL the way the dbt models do, and publishes the day in `ops.published_days` (each day
+as one version, SAMPLE_VERSION, of the versioned marts).
 """
 
 from __future__ import annotations
@@ -18,22 +19,24 @@ from dataclasses import dataclass
 import psycopg2
 
 TOP_N = 20
+SAMPLE_VERSION = 1
 
 MARTS_DDL = """
 create table if not exists marts.recommendations (
-    date date not null, advertiser_id text not null,
+    date date not null, version bigint not null, advertiser_id text not null,
     model text not null check (model in ('top_ctr', 'top_product')),
     rank int not null, product_id text not null, score double precision not null,
     views bigint, impressions bigint, clicks bigint,
-    primary key (date, advertiser_id, model, rank));
+    primary key (date, version, advertiser_id, model, rank));
 create table if not exists marts.model_coverage (
-    date date not null, model text not null, active_advertisers bigint not null,
-    advertisers_with_recommendations bigint not null, coverage numeric not null,
-    avg_list_length numeric not null, primary key (date, model));
+    date date not null, version bigint not null, model text not null,
+    active_advertisers bigint not null, advertisers_with_recommendations bigint not null,
+    coverage numeric not null, avg_list_length numeric not null,
+    primary key (date, version, model));
 create table if not exists marts.model_agreement (
-    date date not null, advertiser_id text not null, top_ctr_count bigint not null,
-    top_product_count bigint not null, overlap bigint not null, jaccard numeric,
-    primary key (date, advertiser_id));
+    date date not null, version bigint not null, advertiser_id text not null,
+    top_ctr_count bigint not null, top_product_count bigint not null, overlap bigint not null,
+    jaccard numeric, primary key (date, version, advertiser_id));
 create table if not exists marts.recommendation_changes (
     date date not null, advertiser_id text not null, model text not null, previous_date date,
     kept bigint not null, added bigint not null, removed bigint not null,
@@ -43,7 +46,7 @@ create table if not exists marts.recommendation_changes (
 # Summary marts of day %(day)s, derived from marts.recommendations and the active list.
 COVERAGE_SQL = """
 insert into marts.model_coverage
-select %(day)s, m.model, count(*), count(r.advertiser_id),
+select %(day)s, %(version)s, m.model, count(*), count(r.advertiser_id),
        count(r.advertiser_id)::numeric / count(*), coalesce(avg(r.n), 0)
 from active a cross join (values ('top_ctr'), ('top_product')) m(model)
 left join (select advertiser_id, model, count(*) n from marts.recommendations
@@ -65,7 +68,7 @@ counted as (
     select advertiser_id, count(in_ctr) as c, count(in_viewed) as p,
            count(*) filter (where in_ctr is not null and in_viewed is not null) as o
     from both_lists group by advertiser_id)
-select %(day)s, a.advertiser_id, coalesce(c, 0), coalesce(p, 0), coalesce(o, 0),
+select %(day)s, %(version)s, a.advertiser_id, coalesce(c, 0), coalesce(p, 0), coalesce(o, 0),
        o::numeric / nullif(c + p - o, 0)
 from active a left join counted using (advertiser_id)
 """
@@ -105,7 +108,7 @@ def _rows(day: dt.date, advertiser: str, rng: random.Random, *, ads: bool) -> li
     products = _products(rng, rng.choice([8, 40, 60]))
     viewed = sorted(((rng.randint(1, 500), p) for p in products), key=lambda t: (-t[0], t[1]))
     rows = [
-        (day, advertiser, "top_product", rank, p, float(v), v, None, None)
+        (day, SAMPLE_VERSION, advertiser, "top_product", rank, p, float(v), v, None, None)
         for rank, (v, p) in enumerate(viewed[:TOP_N], 1)
     ]
     if ads:
@@ -115,7 +118,7 @@ def _rows(day: dt.date, advertiser: str, rng: random.Random, *, ads: bool) -> li
             shown.append((rng.randint(0, impressions // 3), impressions, p))
         shown.sort(key=lambda t: (-t[0] / t[1], -t[0], -t[1], t[2]))
         rows += [
-            (day, advertiser, "top_ctr", rank, p, c / i, None, i, c)
+            (day, SAMPLE_VERSION, advertiser, "top_ctr", rank, p, c / i, None, i, c)
             for rank, (c, i, p) in enumerate(shown[:TOP_N], 1)
         ]
     return rows
@@ -136,10 +139,10 @@ def publish_day(url: str, day: dt.date, active: list[str], seed: int = 7) -> Non
             cur.execute("insert into active select unnest(%s::text[])", (list(active),))
             cur.copy_expert("copy marts.recommendations from stdin", io.StringIO(_tsv(rows)))
             for sql in (COVERAGE_SQL, AGREEMENT_SQL, CHANGES_SQL):
-                cur.execute(sql, {"day": day})
+                cur.execute(sql, {"day": day, "version": SAMPLE_VERSION})
             cur.execute(
-                "insert into ops.published_days (date, run_id) values (%s, %s)",
-                (day, f"sample-{day.isoformat()}"),
+                "insert into ops.published_days (date, run_id, version) values (%s, %s, %s)",
+                (day, f"sample-{day.isoformat()}", SAMPLE_VERSION),
             )
     finally:
         conn.close()

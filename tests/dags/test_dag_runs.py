@@ -2,10 +2,15 @@
 
 Days (generated, seed fixed): D1 and D2 clean; D3 has events of inactive advertisers only, so a dbt
 test fails and D3 must not be published; D4 is missing from S3.
+
+D1 runs as a manual run with the `run_date` param; D2 as `airflow dags test` with a logical date
+and no param, as a user types it: D is then the data interval's start, and every task must work
+on that one day.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import subprocess
 import sys
@@ -100,6 +105,7 @@ def _marts_lists(env: dict, day: str) -> dict[tuple[str, str], list[str]]:
     for adv, model, product in _query(
         env,
         "select advertiser_id, model, product_id from marts.recommendations"
+        " join ops.published_days using (date, version)"
         " where date = %s order by advertiser_id, model, rank",
         day,
     ):
@@ -115,12 +121,46 @@ def _run(env: dict, day: str) -> subprocess.CompletedProcess:
     return dags_test(env, day)
 
 
+def _run_without_param(env: dict, logical_date: str) -> subprocess.CompletedProcess:
+    """`airflow dags test DAG <logical date>`, no conf: what a user types."""
+    return subprocess.run(
+        ["airflow", "dags", "test", "adtech_recommendations", logical_date],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+
+# Served rows, without the version column (a rerun writes a new version of the same rows).
+SERVED = """
+    select date, advertiser_id, model, rank, product_id, score, views, impressions, clicks
+    from marts.recommendations join ops.published_days using (date, version)
+    where date = %s order by advertiser_id, model, rank
+"""
+
+
 @pytest.fixture(scope="module")
 def two_days(env):
-    results = {day: _run(env, day) for day in (D1, D2)}
+    results = {D1: _run(env, D1)}
+    # A manual run's data interval ends at its logical date: logical date D2 + 1 day processes D2.
+    next_day = (dt.date.fromisoformat(D2) + dt.timedelta(days=1)).isoformat()
+    results[D2] = _run_without_param(env, next_day)
     for day, result in results.items():
         assert result.returncode == 0, f"{day}:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
     return results
+
+
+def test_a_run_without_the_run_date_param_works_on_one_day_in_every_task(env, two_days) -> None:
+    """Loads, dbt and publish all on D2 (the data interval's start), none on the logical date."""
+    next_day = dt.date.fromisoformat(D2) + dt.timedelta(days=1)
+    loaded = _query(env, "select distinct date::text from ops.load_manifest order by 1")
+    assert loaded == [(D1,), (D2,)]
+    runs = _query(env, "select date::text, version from ops.pipeline_runs order by date")
+    assert [d for d, _ in runs] == [D1, D2]
+    built = _query(env, "select distinct date::text, version from marts.top_ctr order by 1")
+    assert built == runs  # dbt wrote D2 with the version start opened, and nothing else
+    assert _query(env, "select date::text, version from ops.published_days order by 1") == runs
+    assert not _query(env, "select 1 from marts.recommendations where date = %s", next_day)
 
 
 def test_two_consecutive_days_match_an_independent_computation(env, s3, two_days) -> None:
@@ -144,18 +184,25 @@ def test_exports_hold_each_stage_for_the_day(env, s3, two_days) -> None:
     assert any(n.startswith("intermediate.") for n in names)
     body = s3.get_object(Bucket=bucket, Key=f"intermediate/date={D2}/marts.recommendations.csv.gz")
     lines = gzip.decompress(body["Body"].read()).decode().splitlines()
-    (count,) = _query(env, "select count(*) from marts.recommendations where date = %s", D2)[0]
+    (count,) = _query(
+        env,
+        "select count(*) from marts.recommendations join ops.published_days using (date, version)"
+        " where date = %s",
+        D2,
+    )[0]
     assert lines[0].startswith("date,") and len(lines) == count + 1
     assert all(line.startswith(D2) for line in lines[1:])
 
 
 def test_running_a_day_again_gives_identical_results(env, two_days) -> None:
-    snapshot = "select * from marts.recommendations where date = %s order by 2, 3, 4"
-    before = _query(env, snapshot, D2)
-    other_day = _query(env, snapshot, D1)
+    before = _query(env, SERVED, D2)
+    other_day = _query(env, SERVED, D1)
+    (old_version,) = _query(env, "select version from ops.published_days where date = %s", D2)
     assert _run(env, D2).returncode == 0
-    assert _query(env, snapshot, D2) == before
-    assert _query(env, snapshot, D1) == other_day
+    (new_version,) = _query(env, "select version from ops.published_days where date = %s", D2)
+    assert new_version > old_version  # a new version, published over the old one
+    assert _query(env, SERVED, D2) == before
+    assert _query(env, SERVED, D1) == other_day
 
 
 def _task_states(env: dict, day: str) -> dict[str, str | None]:
@@ -188,15 +235,19 @@ def test_a_day_missing_in_s3_fails_in_the_load_task_with_a_clear_message(env, tw
     assert D4 not in _published(env)
 
 
-def test_a_published_day_failing_its_rerun_is_withdrawn_not_served_half_built(env, s3) -> None:
+def test_a_published_day_failing_its_rerun_stays_served_unchanged(env, s3) -> None:
     """Runs last: D1's logs are replaced by inactive-only events, then D1 is run again. The rerun
-    rewrites D1's marts and then fails a test; D1 must not stay published over those rows."""
+    builds a new version beside the served one and fails a test: D1 stays published, pointing at
+    the same version, with the same rows."""
     assert D1 in _published(env)
+    publication = _query(env, "select * from ops.published_days where date = %s", D1)
+    served = _query(env, SERVED, D1)
     _only_inactive_events(s3, env["ADTECH_S3_BUCKET"], D1)
     result = _run(env, D1)
     assert result.returncode != 0
-    assert "withdrawn from the API" in result.stdout + result.stderr
     assert _task_states(env, D1)["DBWriting.recommendations_model_build"] == "failed"
-    assert _published(env) == [D2]
+    assert _published(env) == [D1, D2]
+    assert _query(env, "select * from ops.published_days where date = %s", D1) == publication
+    assert _query(env, SERVED, D1) == served
     statuses = _query(env, "select status from ops.pipeline_runs where date = %s", D1)
     assert sorted(statuses) == [("failed",), ("success",)]

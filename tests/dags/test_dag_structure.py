@@ -115,6 +115,13 @@ def test_every_data_test_runs_in_some_model_task(dag, dbt_manifest) -> None:
     assert orphans == []
 
 
-def test_dbt_tasks_receive_the_run_date_var(dag) -> None:
-    task = dag.get_task("TopCTR.top_ctr_model_build")
-    assert task.vars == {"run_date": "{{ params.run_date or data_interval_start | ds }}"}
+def test_every_task_takes_the_day_from_start(dag) -> None:
+    """dbt tasks get D and the version from start's XCom (environment, no --vars: a new day must
+    not force dbt to parse the whole project again); Python tasks read the same XCom."""
+    for task in dag.tasks:
+        if task.task_id.endswith("_model_build"):
+            assert task.env == {
+                "ADTECH_RUN_DATE": "{{ ti.xcom_pull(task_ids='start')['day'] }}",
+                "ADTECH_BUILD_VERSION": "{{ ti.xcom_pull(task_ids='start')['version'] }}",
+            }
+            assert not task.vars

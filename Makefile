@@ -10,7 +10,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export UV_SYSTEM_CERTS := 1
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install demo test lint bench airflow stack-down clean checkov
+.PHONY: install demo test lint bench airflow stack-down clean checkov pre-commit
 
 install: $(VENV)/.installed
 
@@ -27,7 +27,8 @@ demo: install
 	$(BIN)/python -m pipeline.demo
 
 test: install
-	# System packages the suite needs (podman for the container test): installed as root.
+	# System packages the suite needs (podman for the container test, Chromium for the browser
+	# tests): installed as root.
 	bash devstack/system-deps.sh
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
@@ -35,6 +36,13 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# Every hook of .pre-commit-config.yaml on every file. sqlfluff's dbt templater connects to
+# PostgreSQL: the local stack's (started if needed) unless DATABASE_URL points elsewhere.
+pre-commit: install
+	@if [ -z "$${DATABASE_URL:-}" ]; then \
+		$(BIN)/adtech stack up >/dev/null 2>&1 && eval "$$($(BIN)/adtech stack env)"; \
+	fi; $(BIN)/pre-commit run --all-files
 
 bench: install
 	$(BIN)/python -m bench

@@ -91,9 +91,10 @@ def main() -> None:
         f"/history/{advertiser}/?days=3",
         "/stats/",
         "/health/ready",
-        "/docs",
     ):
         console.print(f"  curl -s '{base}{path}'", soft_wrap=True)
+    console.print(f"In a browser: {base}/ (the latest published day at a glance)", soft_wrap=True)
+    console.print(f"  and {base}/docs (interactive API docs; both work offline)", soft_wrap=True)
     console.print(
         "Stop the API with Ctrl-C; `.venv/bin/adtech stack down` then stops the stack.",
         soft_wrap=True,

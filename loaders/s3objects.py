@@ -86,7 +86,7 @@ def day_objects(client, bucket: str, prefix: str, source: str, day: date) -> lis
 
 def active_list_objects(client, bucket: str, prefix: str, day: date) -> tuple[list[S3Object], date]:
     """The advertiser list for `day`: its own partition, else the most recent earlier one
-    (DESIGN.md), with a warning. Returns the objects and the day they come from."""
+    (the S3 layout's rule), with a warning. Returns the objects and the day they come from."""
     where = partition_prefix(prefix, "advertiser_ids", day)
     if objects := list_objects(client, bucket, where):
         return objects, day

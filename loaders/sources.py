@@ -1,4 +1,4 @@
-"""The three sources: their header, and what each field must be (DESIGN.md, S3 layout)."""
+"""The three sources: their header, and what each field must be."""
 
 from __future__ import annotations
 

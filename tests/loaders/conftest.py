@@ -32,7 +32,7 @@ def view_lines(n: int, day: date, advertiser: str = "ADV1", start: int = 0) -> l
 
 @dataclass
 class Lake:
-    """The test's bucket, written in the S3 day layout (DESIGN.md)."""
+    """The test's bucket, written in the S3 day layout."""
 
     s3: object
     bucket: str

@@ -9,7 +9,14 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ("generate_bench", "load_bench", "dbt_bench", "dag_bench", "api_bench")
+BENCHMARKS = (
+    "generate_bench",
+    "load_bench",
+    "storage_bench",
+    "dbt_bench",
+    "dag_bench",
+    "api_bench",
+)
 
 
 def main() -> int:

@@ -23,23 +23,41 @@ stack_app = typer.Typer(
 
 
 @stack_app.command("up")
-def stack_up() -> None:
-    """Start (or reuse) the local stack and write its settings to .stack/stack.env."""
+def stack_up(
+    airflow: Annotated[
+        bool,
+        typer.Option(
+            "--airflow/--no-airflow",
+            help="Migrate Airflow's metadata database and register the DAG when needed.",
+        ),
+    ] = True,
+) -> None:
+    """Start (or reuse) the local stack, migrate Airflow's metadata database if needed, and write
+    the settings (connections, Airflow, PATH) to .stack/stack.env."""
     from devstack import stack
 
-    st = stack.up()
+    st = stack.up(airflow_db=airflow)
+    for notice in st.notices:
+        console.print(f"[yellow]{notice}[/]")
     started = ", ".join(st.started) or "nothing (already running or external)"
     console.print(f"[green]stack up[/]: started {started}; settings in {st.env_file}")
     console.print('Load them with: [bold]eval "$(adtech stack env)"[/]')
 
 
 @stack_app.command("down")
-def stack_down() -> None:
+def stack_down(
+    delete: Annotated[
+        bool, typer.Option("--delete", help="Also delete the stack's folder and database.")
+    ] = False,
+) -> None:
     """Stop what `stack up` started (by PID)."""
     from devstack import stack
 
     stopped = stack.down()
     console.print(f"stack down: stopped {', '.join(stopped) or 'nothing (not running)'}")
+    if delete:
+        stack.destroy(stack.default_dir())
+        console.print(f"stack down: deleted {stack.default_dir()}")
 
 
 @stack_app.command("env")

@@ -27,6 +27,15 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _moto_server(pid: int) -> bool:
+    """True if `pid` is a live moto server (a PID file survives a reboot, and its number may
+    since belong to another process)."""
+    try:
+        return _alive(pid) and b"moto.server" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
 class LocalS3:
     """moto_server on 127.0.0.1:`port`, its PID in `root`/s3.pid."""
 
@@ -45,7 +54,7 @@ class LocalS3:
             pid = int(self.pidfile.read_text())
         except (FileNotFoundError, ValueError):
             return None
-        return pid if _alive(pid) else None
+        return pid if _moto_server(pid) else None
 
     def start(self) -> None:
         if self.pid() is not None:

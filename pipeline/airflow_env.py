@@ -7,7 +7,9 @@ AIRFLOW__DATABASE__SQL_ALCHEMY_CONN is already set.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,38 +40,123 @@ def ensure_metadata_database(database_url: str) -> None:
         conn.close()
 
 
-def airflow_env(home: Path | None = None) -> dict[str, str]:
-    """os.environ plus this project's Airflow settings (settings already in the environment win)."""
-    env = dict(os.environ)
-    home = home or Path(env.get("AIRFLOW_HOME") or REPO_ROOT / ".stack" / "airflow")
-    defaults = {
+def project_settings(database_url: str, home: Path) -> dict[str, str]:
+    """This project's Airflow, Cosmos and dbt settings, as environment variables: what
+    `adtech stack env` exports and what `airflow_env` starts from."""
+    return {
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "2",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url(env["DATABASE_URL"]),
+        # On a fresh checkout the DAG's import runs `dbt parse` first (pipeline/manifest.py):
+        # 5-30 s depending on the machine's load, near Airflow's 30 s default.
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
+        "AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": "150",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url(database_url),
         "AIRFLOW__COSMOS__ENABLE_CACHE": "False",
+        # A pipeline does not phone home: Cosmos sends usage telemetry from every task otherwise.
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
-    # Prepended, not defaults: the project on the import path, and this venv's `airflow` and
-    # `dbt` on PATH (Cosmos looks dbt up there) even when the venv is not activated.
-    prepended = {
-        "PYTHONPATH": str(REPO_ROOT),
-        "PATH": str(Path(sys.executable).parent),
-    }
-    merged = {**defaults, **env}
-    for key, first in prepended.items():
+
+
+def search_paths() -> dict[str, str]:
+    """Entries to put first in PYTHONPATH and PATH: the project on the import path, and this venv's
+    `airflow` and `dbt` on PATH (Cosmos looks dbt up there), even when the venv is not activated."""
+    return {"PYTHONPATH": str(REPO_ROOT), "PATH": str(Path(sys.executable).parent)}
+
+
+def airflow_env(home: Path | None = None) -> dict[str, str]:
+    """os.environ plus this project's Airflow settings (settings already in the environment win)."""
+    env = dict(os.environ)
+    home = home or Path(env.get("AIRFLOW_HOME") or REPO_ROOT / ".stack" / "airflow")
+    merged = {**project_settings(env["DATABASE_URL"], home), **env}
+    for key, first in search_paths().items():
         merged[key] = os.pathsep.join(filter(None, [first, env.get(key)]))
     return merged
 
 
-def migrate(env: dict[str, str]) -> None:
-    """Create or upgrade Airflow's metadata schema (idempotent)."""
-    ensure_metadata_database(env["DATABASE_URL"])
+def _head_revision() -> str | None:
+    """The newest migration of the installed Airflow, read from its migration files (importing
+    Airflow would cost seconds); None if their layout is not the expected one."""
+    spec = importlib.util.find_spec("airflow")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    versions = Path(spec.submodule_search_locations[0]) / "migrations" / "versions"
+    files = sorted(versions.glob("[0-9][0-9][0-9][0-9]_*.py"))
+    if not files:
+        return None
+    found = re.search(r'^revision\s*=\s*["\'](\w+)["\']', files[-1].read_text(), re.MULTILINE)
+    return found.group(1) if found else None
+
+
+def _psycopg2_url(env: dict[str, str]) -> str:
+    """The metadata database as psycopg2 takes it (no SQLAlchemy driver in the scheme)."""
+    return re.sub(
+        r"^postgresql\+\w+://", "postgresql://", env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    )
+
+
+def schema_is_current(env: dict[str, str]) -> bool:
+    """True when Airflow's metadata schema is at the installed Airflow's head revision."""
+    head = _head_revision()
+    try:
+        with psycopg2.connect(_psycopg2_url(env)) as conn, conn.cursor() as cur:
+            cur.execute("select version_num from alembic_version")
+            return head is not None and [r[0] for r in cur.fetchall()] == [head]
+    except psycopg2.Error:  # no database or no schema yet
+        return False
+
+
+def migrate(env: dict[str, str]) -> bool:
+    """Create or upgrade Airflow's metadata schema, only when it is not current (`airflow db
+    migrate` takes about 15 s even when there is nothing to do). True if it ran."""
+    if env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == metadata_url(env["DATABASE_URL"]):
+        ensure_metadata_database(env["DATABASE_URL"])
+    if schema_is_current(env):
+        return False
     Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
-    subprocess.run(["airflow", "db", "migrate"], env=env, check=True, capture_output=True)
+    result = subprocess.run(["airflow", "db", "migrate"], env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"airflow db migrate failed:\n{result.stderr[-3000:]}")
+    return True
+
+
+def dag_is_registered(env: dict[str, str]) -> bool:
+    """True when the metadata database holds the DAG as parsed from this dags folder since its
+    files last changed (what `airflow dags list` and `airflow backfill create` read)."""
+    folder = Path(env["AIRFLOW__CORE__DAGS_FOLDER"])
+    newest = max((f.stat().st_mtime for f in folder.glob("*.py")), default=0.0)
+    try:
+        with psycopg2.connect(_psycopg2_url(env)) as conn, conn.cursor() as cur:
+            cur.execute(
+                "select extract(epoch from last_parsed_time) from dag"
+                " where dag_id = %s and fileloc = %s and not is_stale",
+                (DAG_ID, str(folder / f"{DAG_ID}.py")),
+            )
+            row = cur.fetchone()
+    except psycopg2.Error:
+        return False
+    return row is not None and row[0] is not None and float(row[0]) >= newest
+
+
+def register_dag(env: dict[str, str]) -> bool:
+    """Parse the DAG into the metadata database (`airflow dags reserialize`) when it is missing or
+    older than the dags folder: without a running DAG processor, nothing else does. True if it
+    ran; raises if the DAG still is not there (an import error)."""
+    if dag_is_registered(env):
+        return False
+    result = subprocess.run(
+        ["airflow", "dags", "reserialize"], env=env, capture_output=True, text=True
+    )
+    if result.returncode != 0 or not dag_is_registered(env):
+        raise RuntimeError(
+            f"{DAG_ID} did not register (see `airflow dags list-import-errors`):\n"
+            f"{result.stderr[-3000:]}"
+        )
+    return True
 
 
 def dags_test(env: dict[str, str], day: str) -> subprocess.CompletedProcess:

@@ -12,19 +12,20 @@ from rich.console import Console
 
 from devstack import stack
 from pipeline.airflow_env import airflow_env, migrate
-from pipeline.transform import dbt_parse
+from pipeline.manifest import ensure_manifest
+from pipeline.settings import REPO_ROOT
 
 
 def main() -> None:
     console = Console()
     st = stack.up()
     os.environ.update(st.env)
-    env = airflow_env()
+    env = airflow_env(home=st.root / "airflow")
     env.setdefault("AIRFLOW__API__PORT", "8080")
     # Catch-up covers the demo's week unless told otherwise, not every day since 2024.
     env.setdefault("ADTECH_DAG_END_DATE", "2024-11-26")
-    dbt_parse()
-    migrate(env)
+    ensure_manifest(REPO_ROOT)
+    migrate(env)  # done by stack.up unless the environment names another metadata database
     console.print(
         f"Airflow UI on http://127.0.0.1:{env['AIRFLOW__API__PORT']} (user and password are printed"
         f" below by Airflow and kept in {env['AIRFLOW_HOME']}). The DAG catches up from"

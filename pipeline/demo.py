@@ -21,7 +21,8 @@ from rich.table import Table
 
 from devstack import stack
 from pipeline.airflow_env import airflow_env, dags_test, migrate
-from pipeline.transform import dbt_parse
+from pipeline.manifest import ensure_manifest
+from pipeline.settings import REPO_ROOT
 
 console = Console()
 START = dt.date.fromisoformat(os.environ.get("DEMO_START", "2024-11-20"))
@@ -68,9 +69,9 @@ def main() -> None:
     _adtech("generate", "--start", START.isoformat(), "--days", str(DAYS), "--seed", "42")
 
     console.rule("3. the Airflow DAG, one run per day (airflow dags test)")
-    env = airflow_env()
-    dbt_parse()
-    migrate(env)
+    env = airflow_env(home=st.root / "airflow")
+    ensure_manifest(REPO_ROOT)
+    migrate(env)  # done by stack.up unless the environment names another metadata database
     for offset in range(DAYS):
         day = (START + dt.timedelta(days=offset)).isoformat()
         with console.status(f"adtech_recommendations for {day}"):

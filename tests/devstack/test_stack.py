@@ -25,11 +25,10 @@ def stack_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A private stack folder, with no outside settings in the environment."""
     for name in ("DATABASE_URL", "AWS_ENDPOINT_URL_S3", "ADTECH_S3_BUCKET", "ADTECH_S3_PREFIX"):
         monkeypatch.delenv(name, raising=False)
-    root = Path(tempfile.mkdtemp(prefix="adtech-stack-test-"))
-    root.chmod(0o755)
+    root = Path(tempfile.mkdtemp(prefix="adtech-stack-test-"))  # mode 700
     monkeypatch.setenv("ADTECH_STACK_DIR", str(root))
     yield root
-    devstack.down(root)
+    devstack.destroy(root)
 
 
 def _running(pid: int) -> bool:
@@ -50,13 +49,13 @@ def _exports(text: str) -> dict[str, str]:
 
 
 def test_up_starts_both_and_second_up_reuses(stack_dir: Path) -> None:
-    first = devstack.up(stack_dir)
+    first = devstack.up(stack_dir, airflow_db=False)
     assert sorted(first.started) == ["postgres", "s3"]
     pg_pid = LocalPostgres(stack_dir / "postgres", 0).pid()
     s3_pid = LocalS3(stack_dir / "s3", 0).pid()
     assert pg_pid and s3_pid
 
-    second = devstack.up(stack_dir)
+    second = devstack.up(stack_dir, airflow_db=False)
     assert second.started == []
     assert second.env == first.env
     assert LocalPostgres(stack_dir / "postgres", 0).pid() == pg_pid
@@ -66,7 +65,7 @@ def test_up_starts_both_and_second_up_reuses(stack_dir: Path) -> None:
 
 
 def test_env_exports_reach_postgres_and_the_bucket(stack_dir: Path) -> None:
-    devstack.up(stack_dir)
+    devstack.up(stack_dir, airflow_db=False)
     env = _exports(devstack.env_lines(stack_dir))
     assert env["DATABASE_URL"].startswith("postgresql://")
     assert env["AWS_ENDPOINT_URL_S3"].startswith("http://127.0.0.1:")
@@ -86,7 +85,7 @@ def test_env_exports_reach_postgres_and_the_bucket(stack_dir: Path) -> None:
 
 
 def test_down_leaves_no_process_and_up_restarts_on_same_urls(stack_dir: Path) -> None:
-    before = devstack.up(stack_dir)
+    before = devstack.up(stack_dir, airflow_db=False)
     pg_pid = LocalPostgres(stack_dir / "postgres", 0).pid()
     s3_pid = LocalS3(stack_dir / "s3", 0).pid()
 
@@ -98,7 +97,7 @@ def test_down_leaves_no_process_and_up_restarts_on_same_urls(stack_dir: Path) ->
     assert [p for p in leftovers.stdout.split() if _running(int(p))] == []
     assert devstack.down(stack_dir) == []
 
-    again = devstack.up(stack_dir)
+    again = devstack.up(stack_dir, airflow_db=False)
     assert sorted(again.started) == ["postgres", "s3"]
     assert again.env["DATABASE_URL"] == before.env["DATABASE_URL"]
 
@@ -110,7 +109,7 @@ def test_external_settings_are_used_and_nothing_is_started(
     monkeypatch.setenv("DATABASE_URL", stack.env["DATABASE_URL"])
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", stack.env["AWS_ENDPOINT_URL_S3"])
     monkeypatch.setenv("ADTECH_S3_BUCKET", "external-bucket")
-    result = devstack.up(stack_dir)
+    result = devstack.up(stack_dir, airflow_db=False)
     assert result.started == []
     assert LocalPostgres(stack_dir / "postgres", 0).pid() is None
     assert LocalS3(stack_dir / "s3", 0).pid() is None
@@ -124,7 +123,9 @@ def test_cli_round_trip(stack_dir: Path) -> None:
     """The console script, as a user runs it."""
     adtech = [sys.executable, "-m", "pipeline", "stack"]
     env = {**os.environ, "ADTECH_STACK_DIR": str(stack_dir)}
-    up = subprocess.run([*adtech, "up"], env=env, capture_output=True, text=True, check=True)
+    up = subprocess.run(
+        [*adtech, "up", "--no-airflow"], env=env, capture_output=True, text=True, check=True
+    )
     assert "started postgres, s3" in up.stderr
     out = subprocess.run([*adtech, "env"], env=env, capture_output=True, text=True, check=True)
     assert "export DATABASE_URL=" in out.stdout

@@ -6,6 +6,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
+# uvicorn reads its address from UVICORN_HOST / UVICORN_PORT: a platform, or a test on the host's
+# network, can move the port without another command.
+ENV UVICORN_HOST=0.0.0.0 \
+    UVICORN_PORT=8000
 
 WORKDIR /app
 
@@ -22,7 +26,7 @@ EXPOSE 8000
 
 # Liveness only (no database call): readiness is /health/ready, for orchestrators that want it.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health/live', timeout=2)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ['UVICORN_PORT'] + '/health/live', timeout=2)"]
 
-CMD ["uvicorn", "api.main:app", "--host", "0.0.0.0", "--port", "8000", \
-     "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--proxy-headers"]
+CMD ["uvicorn", "api.main:app", "--loop", "uvloop", "--http", "httptools", "--no-access-log", \
+     "--proxy-headers"]

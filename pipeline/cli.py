@@ -48,7 +48,7 @@ def run(
             result = run_day(day, on_step=lambda name: status.update(f"{day}: {name}"))
     except Exception as exc:  # every failure is reported in one line, never a traceback
         console.print(f"[red]{day}: failed[/]: {type(exc).__name__}: {exc}")
-        console.print("The day is not published (withdrawn if it was): the API serves the others.")
+        console.print(f"Nothing was published: the API answers {day} as before (if it was served).")
         raise typer.Exit(1) from None
     for name, seconds in result.steps:
         console.print(f"  {name:<26} {seconds:7.2f} s")

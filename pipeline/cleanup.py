@@ -77,9 +77,12 @@ def cleanup(
 
 
 def _drop_superseded_versions(*, dry_run: bool) -> list[Any]:
-    """The publication step's retention of superseded mart versions, plugged in here."""
-    del dry_run
-    return []
+    """The publication's own retention of superseded mart versions (every published day), with
+    ADTECH_KEEP_SUPERSEDED_VERSIONS; never the served version or one newer than it."""
+    from pipeline.publication import drop_superseded_versions
+    from pipeline.settings import get_settings
+
+    return drop_superseded_versions(keep=get_settings().keep_superseded_versions, dry_run=dry_run)
 
 
 def longest_window(project_file: Path) -> int:

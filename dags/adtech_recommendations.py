@@ -7,7 +7,7 @@ a run never works on two days. The steps and their order come from `pipeline.ste
 `adtech run` walks:
 
     start -> load_{advertiser_ids,product_views,ads_views} -> FiltrarDatos -> TopCTR, TopProduct
-          -> DBWriting -> export -> publish            (record_failure runs if anything failed)
+          -> DBWriting -> export -> publish -> cleanup  (record_failure runs if anything failed)
 
 The dbt steps are Cosmos task groups rendered from dbt's manifest (no database needed to parse):
 one task per model running `dbt build` on it (the model, then its unit and data tests), so a
@@ -124,10 +124,17 @@ def publish() -> dict:
     return steps.publish(_run())
 
 
+@task
+def cleanup() -> dict:
+    """Retention once D is served: old raw days, rejected rows, superseded versions of the marts
+    (never a day a build can still read, a day being rerun, or the served version)."""
+    return steps.cleanup(_run())
+
+
 @task(trigger_rule="one_failed", retries=0)
 def record_failure() -> None:
-    """Mark the run failed, then fail itself so the DAG run ends failed (this task is the only
-    leaf). D's served version, if any, stays what the API answers."""
+    """Mark the run failed (unless it already published), then fail itself so the DAG run ends
+    failed (this task is the only leaf). D's served version, if any, stays what the API answers."""
     from airflow.sdk.exceptions import AirflowFailException
 
     run_id = get_current_context()["run_id"]
@@ -181,8 +188,9 @@ with DAG(
     last = groups[steps.DBT_STEPS[-1].name]
     exported = export()
     published = publish()
+    cleaned = cleanup()
     started >> loads
     for group in first:
         loads >> group
-    last >> exported >> published
-    [started, *loads, *groups.values(), exported, published] >> record_failure()
+    last >> exported >> published >> cleaned
+    [started, *loads, *groups.values(), exported, published, cleaned] >> record_failure()

@@ -89,9 +89,11 @@ def record_step(run_id: str, step: str, seconds: float, detail: dict | None = No
     )
 
 
-def finish_run(run_id: str, status: str, error: str | None = None) -> None:
+def finish_run(
+    run_id: str, status: str, error: str | None = None, *, only_if_running: bool = False
+) -> None:
     execute(
         "update ops.pipeline_runs set status = %s, finished_at = now(), error = %s"
-        " where run_id = %s",
-        (status, error, run_id),
+        " where run_id = %s and (not %s or status = 'running')",
+        (status, error, run_id, only_if_running),
     )

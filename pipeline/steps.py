@@ -2,7 +2,7 @@
 the same list as tasks (the dbt steps as Cosmos task groups named after the assignment's steps).
 
     load (3 sources, parallel in Airflow) -> FiltrarDatos -> TopCTR, TopProduct -> DBWriting
-        -> export -> publish
+        -> export -> publish -> cleanup
 """
 
 from __future__ import annotations
@@ -77,8 +77,18 @@ def publish(run: RunContext) -> dict:
     return {"recommendations": recommendations, "version": run.version}
 
 
+def cleanup(run: RunContext) -> dict:
+    """Retention after publish: old raw days, rejected rows, superseded versions."""
+    from pipeline.cleanup import cleanup as apply_retention
+
+    report = apply_retention(run.day)
+    return {"dropped_bytes": report.bytes, "versions_dropped": len(report.versions)}
+
+
 def fail(run_id: str, error: str) -> None:
-    runs.finish_run(run_id, "failed", error)
+    """Close the run as failed, unless it already published (a later step, such as cleanup, may
+    fail after the day is served; the day stays published)."""
+    runs.finish_run(run_id, "failed", error, only_if_running=True)
 
 
 @dataclass
@@ -112,6 +122,7 @@ def run_day(
         *((step.name, lambda step=step: transform(context, step)) for step in DBT_STEPS),
         ("export", lambda: export(context)),
         ("publish", lambda: publish(context)),
+        ("cleanup", lambda: cleanup(context)),
     ]
     try:
         for name, work in plan:

@@ -46,7 +46,7 @@ def test_schedule_has_a_one_day_interval_starting_at_the_log_day(dag) -> None:
 def test_tasks_and_their_order(dag) -> None:
     ids = set(dag.task_ids)
     loads = {"load_advertiser_ids", "load_product_views", "load_ads_views"}
-    assert loads | {"start", "export", "publish", "record_failure"} <= ids
+    assert loads | {"start", "export", "publish", "cleanup", "record_failure"} <= ids
     # The assignment's steps are visible as task groups.
     for group in ("FiltrarDatos", "TopCTR", "TopProduct", "DBWriting"):
         assert any(t.startswith(f"{group}.") for t in ids), group
@@ -64,6 +64,7 @@ def test_tasks_and_their_order(dag) -> None:
         )
     assert all(u.startswith("DBWriting.") for u in _upstream(dag, "export"))
     assert _upstream(dag, "publish") == {"export"}
+    assert _upstream(dag, "cleanup") == {"publish"}
     assert dag.get_task("record_failure").trigger_rule == "one_failed"
     assert [t.task_id for t in dag.leaves] == ["record_failure"]
 

@@ -23,6 +23,9 @@ from fastapi.staticfiles import StaticFiles
 
 ASSETS_DIR = Path(fastapi_offline.__file__).parent / "static"
 ASSETS_URL = "/docs-assets"
+# Nothing from another origin, ever: ReDoc's sidebar links a logo hosted by its vendor, and
+# Swagger UI can fetch a validator badge; the browser blocks both (the pages render without them).
+CSP = {"Content-Security-Policy": "default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:"}
 
 
 def install_offline_docs(app: FastAPI, docs_url: str = "/docs", redoc_url: str = "/redoc") -> None:
@@ -37,15 +40,18 @@ def install_offline_docs(app: FastAPI, docs_url: str = "/docs", redoc_url: str =
     @app.get(docs_url, include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url=f"{root}{app.openapi_url}",
             title=f"{app.title} - Swagger UI",
             oauth2_redirect_url=oauth2_redirect_url,
             swagger_js_url=f"{assets(request)}/swagger-ui-bundle.js",
             swagger_css_url=f"{assets(request)}/swagger-ui.css",
             swagger_favicon_url=f"{assets(request)}/favicon.png",
-            swagger_ui_parameters=app.swagger_ui_parameters,
+            # No badge from the public validator service.
+            swagger_ui_parameters={**(app.swagger_ui_parameters or {}), "validatorUrl": None},
         )
+        page.headers.update(CSP)
+        return page
 
     if oauth2_redirect_url:
 
@@ -56,10 +62,12 @@ def install_offline_docs(app: FastAPI, docs_url: str = "/docs", redoc_url: str =
     @app.get(redoc_url, include_in_schema=False)
     async def redoc(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
-        return get_redoc_html(
+        page = get_redoc_html(
             openapi_url=f"{root}{app.openapi_url}",
             title=f"{app.title} - ReDoc",
             redoc_js_url=f"{assets(request)}/redoc.standalone.js",
             redoc_favicon_url=f"{assets(request)}/favicon.png",
             with_google_fonts=False,  # fonts.googleapis.com is a CDN too
         )
+        page.headers.update(CSP)
+        return page

@@ -278,6 +278,7 @@ def _document(title: str, body: str) -> str:
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<link rel="icon" href="data:,">'
         f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>"
         '<header><h1>adtech-recs</h1><nav><a href="/docs">API docs</a><a href="/redoc">ReDoc</a>'
         '<a href="/stats/">/stats/ (JSON)</a><a href="/metrics">metrics</a></nav></header>'

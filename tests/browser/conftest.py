@@ -1,0 +1,124 @@
+"""Browser tests: Debian's Chromium, driven through chromedriver by selenium, against a live
+`adtech serve` (a uvicorn subprocess) on days published by the real pipeline.
+
+Chromium runs headless with no route to any host but this machine (every name except the
+loopback resolves to nothing), so what renders here renders offline. Screenshots go to
+`$ADTECH_TEST_ARTIFACTS/browser/` (default `test-artifacts/browser/`, not committed).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service as DriverService
+
+from tests.browser.support import (
+    CHROMEDRIVER,
+    CHROMIUM,
+    DAYS,
+    PUBLISHED_FIRST,
+    ROOT,
+    Site,
+    adtech,
+    api_role_url,
+    chromium_options,
+    free_port,
+)
+from tests.databases import new_database
+
+
+@pytest.fixture(scope="session")
+def site(stack, s3, admin_url: str) -> Iterator[Site]:
+    """Logs for four days in S3, three of them published by `adtech run`, and `adtech serve`
+    on top as the read-only role, polling for new days every 0.2 s."""
+    bucket = f"t-browser-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=bucket)
+    with new_database(admin_url, prefix="t_browser") as url:
+        env = {
+            **os.environ,
+            **stack.env,
+            "DATABASE_URL": url,
+            "ADTECH_S3_BUCKET": bucket,
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
+        adtech(
+            env, "generate", "--start", DAYS[0].isoformat(), "--days", str(len(DAYS)),
+            "--advertisers", "12", "--active", "12", "--churn", "0", "--products", "40",
+            "--views-per-day", "2000", "--ad-events-per-day", "2000", "--click-rate", "0.1",
+            "--seed", "14",
+        )  # fmt: skip
+        for day in PUBLISHED_FIRST:
+            adtech(env, "run", "--date", day.isoformat())
+        port = free_port()
+        server_env = {
+            **env,
+            "ADTECH_API_DATABASE_URL": api_role_url(url),
+            "ADTECH_API_POLL_INTERVAL_SECONDS": "0.2",
+        }
+        with tempfile.TemporaryFile() as log:
+            server = subprocess.Popen(
+                [sys.executable, "-m", "pipeline", "serve", "--port", str(port)],
+                env=server_env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            base = f"http://127.0.0.1:{port}"
+            try:
+                _wait_ready(base, server, log)
+                yield Site(base, url, env)
+            finally:
+                server.terminate()
+                server.wait(timeout=20)
+
+
+def _wait_ready(base: str, server: subprocess.Popen, log) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            log.seek(0)
+            pytest.fail(f"adtech serve exited:\n{log.read().decode()[-3000:]}")
+        try:
+            if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    pytest.fail("adtech serve was not ready within 60 s")
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    root = Path(os.environ.get("ADTECH_TEST_ARTIFACTS", ROOT / "test-artifacts"))
+    folder = root / "browser"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[webdriver.Chrome]:
+    """One headless Chromium for the session, with a fresh profile."""
+    for path in (CHROMIUM, CHROMEDRIVER):
+        assert Path(path).exists(), f"{path} missing: run `bash devstack/system-deps.sh` as root"
+    profile = Path(tempfile.mkdtemp(prefix="adtech-chromium-"))
+    driver = webdriver.Chrome(
+        options=chromium_options(profile), service=DriverService(executable_path=CHROMEDRIVER)
+    )
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)

@@ -1,0 +1,98 @@
+"""Helpers of the browser tests: the live site, Chromium's options, screenshots."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+from selenium import webdriver
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("ADTECH_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("ADTECH_CHROMEDRIVER", "/usr/bin/chromedriver")
+# Three days published before the tests; the fourth is published by the reload test.
+DAYS = [dt.date(2024, 11, 18) + dt.timedelta(days=i) for i in range(4)]
+PUBLISHED_FIRST = DAYS[:3]
+
+
+@dataclass(frozen=True)
+class Site:
+    base: str  # the live API's URL
+    db_url: str  # the owner's URL of its database
+    pipeline_env: dict[str, str]  # what `adtech run` needs to publish another day
+
+    def published_dates(self) -> list[dt.date]:
+        with psycopg2.connect(self.db_url) as conn, conn.cursor() as cur:
+            cur.execute("select date from ops.published_days order by date")
+            return [row[0] for row in cur.fetchall()]
+
+
+def adtech(env: dict[str, str], *args: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", *args], env=env, cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, f"adtech {' '.join(args)} failed:\n{result.stderr[-3000:]}"
+
+
+def api_role_url(url: str) -> str:
+    """The same database as the read-only adtech_api role (the local stack trusts it)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=f"adtech_api@{parts.hostname}:{parts.port}"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def chromium_options(profile: Path) -> webdriver.ChromeOptions:
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless",
+        "--no-sandbox",  # the suite runs as root on CI
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1300,1000",
+        f"--user-data-dir={profile}",
+        # No network: every host name but the loopback resolves to nothing, so a page that
+        # needs a CDN fails here exactly as it would offline.
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
+    ):
+        options.add_argument(flag)
+    return options
+
+
+def screenshot(driver: webdriver.Chrome, folder: Path, name: str) -> Path:
+    """A full-page PNG: the window is stretched to the document's height first."""
+    width = driver.get_window_size()["width"]
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(width, min(max(height, 600), 6000))
+    path = folder / f"{name}.png"
+    assert driver.save_screenshot(str(path)), f"no screenshot written to {path}"
+    driver.set_window_size(width, 1000)
+    return path
+
+
+def foreign_requests(driver: webdriver.Chrome, base: str) -> list[str]:
+    """Resources the page asked for from anywhere but the API itself, less those the page's
+    Content-Security-Policy blocked before any request left the browser."""
+    urls = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    blocked = " ".join(
+        entry["message"]
+        for entry in driver.get_log("browser")
+        if entry.get("source") == "security" and "has been blocked" in entry["message"]
+    )
+    return [u for u in urls if not u.startswith(base) and f"'{u}'" not in blocked]

@@ -40,7 +40,9 @@ class Settings(BaseSettings):
     # rotation can accept the old and the new key for a while; in AWS the value is injected by App
     # Runner from a Secrets Manager secret.
     api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
-        (), description="comma-separated keys accepted in the X-API-Key header; empty = no check"
+        (),
+        validation_alias=AliasChoices("ADTECH_API_KEYS", "api_keys"),
+        description="comma-separated keys accepted in the X-API-Key header; empty = no check",
     )
 
     @field_validator("api_keys", mode="before")

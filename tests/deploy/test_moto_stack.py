@@ -66,7 +66,8 @@ def test_security_groups(aws, deployed):
         for name in ("DatabaseSecurityGroup", "AirflowSecurityGroup", "ApiConnectorSecurityGroup")
     }
     groups = {
-        g["GroupId"]: g for g in ec2.describe_security_groups(GroupIds=list(ids.values()))["SecurityGroups"]
+        g["GroupId"]: g
+        for g in ec2.describe_security_groups(GroupIds=list(ids.values()))["SecurityGroups"]
     }
     db = groups[ids["DatabaseSecurityGroup"]]
     sources = {
@@ -128,16 +129,20 @@ def test_iam(aws, deployed):
     assert list(api) == ["api-secrets"]
     api_actions = {a for p in api.values() for s in p["Statement"] for a in [s["Action"]]}
     assert api_actions == {"secretsmanager:GetSecretValue"}
-    assert iam.list_attached_role_policies(RoleName=f"adtech-{deployed.env}-api")[
-        "AttachedPolicies"
-    ] == []
+    assert (
+        iam.list_attached_role_policies(RoleName=f"adtech-{deployed.env}-api")["AttachedPolicies"]
+        == []
+    )
     pipeline = policies(f"adtech-{deployed.env}-airflow")["pipeline-data"]["Statement"]
     arn = f"arn:aws:s3:::{deployed.outputs['BucketName']}"
     by_sid = {s["Sid"]: s for s in pipeline}
     assert by_sid["ReadRaw"]["Resource"] == f"{arn}/raw/*"
     assert by_sid["WriteIntermediate"]["Resource"] == f"{arn}/intermediate/*"
     assert by_sid["ListRaw"]["Resource"] == arn
-    assert sorted(by_sid["WriteIntermediate"]["Action"]) == ["s3:AbortMultipartUpload", "s3:PutObject"]
+    assert sorted(by_sid["WriteIntermediate"]["Action"]) == [
+        "s3:AbortMultipartUpload",
+        "s3:PutObject",
+    ]
     trust = iam.get_role(RoleName=f"adtech-{deployed.env}-api")["Role"]["AssumeRolePolicyDocument"]
     trust = as_dict(trust)
     assert trust["Statement"][0]["Principal"] == {"Service": "tasks.apprunner.amazonaws.com"}
@@ -145,7 +150,9 @@ def test_iam(aws, deployed):
 
 def test_repository(aws, deployed):
     ecr = aws("ecr")
-    repo = ecr.describe_repositories(repositoryNames=[f"adtech-{deployed.env}-api"])["repositories"][0]
+    repo = ecr.describe_repositories(repositoryNames=[f"adtech-{deployed.env}-api"])[
+        "repositories"
+    ][0]
     assert repo["imageTagMutability"] == "IMMUTABLE"
     # (moto's CloudFormation drops ImageScanningConfiguration: see test_template_properties.py)
     assert deployed.outputs["RepositoryUri"] == repo["repositoryUri"]

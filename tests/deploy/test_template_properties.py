@@ -93,12 +93,20 @@ def test_the_pipeline_reads_raw_and_writes_intermediate_only(resources):
         if any(a.startswith("s3:") for a in as_list(s["Action"]))
     ]
     grants = {
-        (tuple(sorted(as_list(s["Action"]))), json.dumps(s["Resource"]), json.dumps(s.get("Condition")))
+        (
+            tuple(sorted(as_list(s["Action"]))),
+            json.dumps(s["Resource"]),
+            json.dumps(s.get("Condition")),
+        )
         for s in s3
     }
     bucket_arn = json.dumps({"Fn::GetAtt": ["DataBucket", "Arn"]})
     assert grants == {
-        (("s3:ListBucket",), bucket_arn, json.dumps({"StringLike": {"s3:prefix": ["raw/", "raw/*"]}})),
+        (
+            ("s3:ListBucket",),
+            bucket_arn,
+            json.dumps({"StringLike": {"s3:prefix": ["raw/", "raw/*"]}}),
+        ),
         (("s3:GetObject",), json.dumps({"Fn::Sub": "${DataBucket.Arn}/raw/*"}), "null"),
         (
             ("s3:AbortMultipartUpload", "s3:PutObject"),
@@ -185,7 +193,10 @@ def test_app_runner_gets_its_credentials_and_keys_from_secrets_manager(resources
     image = resources["ApiService"]["Properties"]["SourceConfiguration"]["ImageRepository"]
     config = image["ImageConfiguration"]
     secrets = {s["Name"]: s["Value"] for s in config["RuntimeEnvironmentSecrets"]}
-    assert secrets == {"PGPASSWORD": {"Ref": "ApiDbSecret"}, "ADTECH_API_KEYS": {"Ref": "ApiKeysSecret"}}
+    assert secrets == {
+        "PGPASSWORD": {"Ref": "ApiDbSecret"},
+        "ADTECH_API_KEYS": {"Ref": "ApiKeysSecret"},
+    }
     variables = {v["Name"]: v["Value"] for v in config["RuntimeEnvironmentVariables"]}
     url = variables["ADTECH_API_DATABASE_URL"]["Fn::Sub"][0]
     # The read-only role, and no password in the URL (libpq takes PGPASSWORD).
@@ -213,11 +224,13 @@ def test_no_secret_in_the_template(template, resources):
         assert "SecretString" not in props and props["GenerateSecretString"]["PasswordLength"] >= 40
     assert not re.search(r"\bMasterUserPassword\b", text)
     assert "NoEcho" not in text  # no parameter carries a secret
-    for name, parameter in template["Parameters"].items():
+    for name in template["Parameters"]:
         assert not re.search(r"password|secret|key", name, re.I), name
     # No literal that looks like a key or password (long random-looking tokens).
     for token in re.findall(r"[A-Za-z0-9+/=_-]{24,}", text):
-        assert not (re.search(r"\d", token) and re.search(r"[A-Z]", token) and re.search(r"[a-z]", token)), token
+        assert not (
+            re.search(r"\d", token) and re.search(r"[A-Z]", token) and re.search(r"[a-z]", token)
+        ), token
 
 
 def test_airflow_instance_installs_from_the_lock_file(resources):
@@ -233,7 +246,7 @@ def test_airflow_instance_installs_from_the_lock_file(resources):
         assert f"=${{{secret}}}" in script
     assert "ApiKeysSecret" not in script
     install = (TEMPLATE.parent / "install_host.sh").read_text()
-    assert '"$APP/requirements/dev.txt"' in install and "uv\" pip sync" in install
+    assert '"$APP/requirements/dev.txt"' in install and 'uv" pip sync' in install
     assert instance["InstanceType"] == {"Ref": "AirflowInstanceType"}
 
 

@@ -14,6 +14,10 @@ from pipeline.settings import get_settings
 class DbtStepError(RuntimeError):
     """A model or a test of the step failed: the day must not be published."""
 
+    def __init__(self, message: str, nodes: list[dict] | None = None) -> None:
+        super().__init__(message)
+        self.nodes = nodes or []
+
 
 def dbt_env(run: RunContext) -> dict[str, str]:
     """How a run tells dbt its day and version (macros/vars.sql). Environment variables, not
@@ -45,26 +49,35 @@ def _invoke(*args: str):
     )
 
 
-def dbt_build(run: RunContext, select: str) -> list[dict]:
-    """Build and test the selected models for the run; return one summary dict per node."""
+def dbt_build(run: RunContext, *selects: str) -> list[dict]:
+    """Build and test the selected models for the run in one dbt invocation (dbt's start-up is
+    paid once); return one summary dict per node, with the tags and parents that tell which
+    step it belongs to."""
     with _environment(dbt_env(run)):
         result = _invoke(
             "build",
             "--select",
-            *select.split(),
+            *(part for select in selects for part in select.split()),
             # Tests on the selection and its ancestors, never on a later step's models (as in
             # the DAG).
             "--indirect-selection",
             "buildable",
         )
     nodes = [
-        {"node": r.node.name, "status": str(r.status), "seconds": round(r.execution_time, 3)}
+        {
+            "node": r.node.name,
+            "status": str(r.status),
+            "seconds": round(r.execution_time, 3),
+            "tags": list(r.node.tags),
+            "parents": list(getattr(r.node.depends_on, "nodes", []) or []),
+            "unique_id": r.node.unique_id,
+        }
         for r in getattr(result.result, "results", None) or []
     ]
     if not result.success:
         failed = [n["node"] for n in nodes if n["status"] in ("error", "fail")]
         reason = f"failed nodes: {', '.join(failed)}" if failed else str(result.exception)
-        raise DbtStepError(f"dbt build --select {select} for {run.day}: {reason}")
+        raise DbtStepError(f"dbt build --select {' '.join(selects)} for {run.day}: {reason}", nodes)
     return nodes
 
 

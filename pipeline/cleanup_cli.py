@@ -113,8 +113,8 @@ def _drops_table(report, title: str) -> Table:
         totals[1] += d.bytes
     for (day, name), (rows, size) in sorted(summed.items()):
         table.add_row(str(day), name, f"{rows:,}", f"{size / 1e6:.1f}")
-    for v in report.versions:
-        table.add_row(str(getattr(v, "day", "")), str(getattr(v, "table", "marts")), "", "")
+    for v in report.versions:  # superseded mart versions (pipeline/publication.py)
+        table.add_row(str(v.day), f"{v.table} version {v.version}", f"{v.rows:,}", "")
     return table
 
 

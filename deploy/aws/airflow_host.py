@@ -98,7 +98,7 @@ def service_env(base: Mapping[str, str], secrets) -> dict[str, str]:
     owner's password, Airflow's shared signing key, then the project's Airflow settings."""
     from pipeline.airflow_env import METADATA_DB, airflow_env
 
-    roles = Roles()
+    roles = Roles.from_env(base)
     host, port = base["ADTECH_DB_HOST"], int(base.get("ADTECH_DB_PORT", "5432"))
     sslmode = base.get("ADTECH_DB_SSLMODE", "require")
     password = secrets.get_secret_value(SecretId=base["ADTECH_OWNER_SECRET"])["SecretString"]

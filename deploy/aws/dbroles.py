@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -26,12 +27,23 @@ from psycopg2.extensions import encrypt_password
 
 @dataclass(frozen=True)
 class Roles:
-    """Who and what to provision (names are overridable for tests; production uses defaults)."""
+    """Who and what to provision. The defaults are the deployment's names; the variables exist
+    so that tests can use names of their own on a shared server."""
 
     owner: str = "adtech"
     api: str = "adtech_api"
     database: str = "adtech"
     airflow_database: str = "airflow"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Roles:
+        default = cls()
+        return cls(
+            owner=env.get("ADTECH_DB_OWNER", default.owner),
+            api=env.get("ADTECH_API_ROLE", default.api),  # the pipeline's own setting
+            database=env.get("ADTECH_DB_NAME", default.database),
+            airflow_database=env.get("ADTECH_AIRFLOW_DB_NAME", default.airflow_database),
+        )
 
 
 def provision(
@@ -54,7 +66,8 @@ def provision(
                     sql.SQL(verb + " role {} login password %s").format(sql.Identifier(role)),
                     (verifier,),
                 )
-                done.append(f"role {role}: {verb}d with the password of its secret")
+                past = "created" if verb == "create" else "altered"
+                done.append(f"role {role}: {past} with the password of its secret")
             # RDS's master is not a superuser: it must be a member of the owner role to create
             # databases owned by it (PostgreSQL 16+ gives the creator ADMIN only).
             cur.execute(sql.SQL("grant {} to current_user").format(sql.Identifier(roles.owner)))
@@ -91,10 +104,17 @@ def owner_url(host: str, port: int, password: str, roles: Roles, sslmode: str) -
     )
 
 
-def run_bootstrap(database_url: str) -> None:
-    """The project's own bootstrap (ops, marts, grants to the API role), as the owner."""
+def run_bootstrap(database_url: str, roles: Roles) -> None:
+    """The project's own bootstrap (ops, marts, grants to the API role), as the owner. It reads
+    the pipeline's settings, so they are set for the call."""
     from pipeline import bootstrap as pipeline_bootstrap
+    from pipeline import settings as pipeline_settings
 
+    os.environ["DATABASE_URL"] = database_url
+    os.environ["ADTECH_API_ROLE"] = roles.api
+    os.environ.setdefault("ADTECH_S3_BUCKET", "unused-by-the-bootstrap")
+    if hasattr(pipeline_settings, "get_settings"):
+        pipeline_settings.get_settings.cache_clear()
     pipeline_bootstrap.bootstrap(database_url)
 
 
@@ -106,11 +126,12 @@ def main() -> int:
     secrets = boto3.client("secretsmanager")
     rds = boto3.client("rds")
     instance = rds.describe_db_instances(DBInstanceIdentifier=env["ADTECH_DB_INSTANCE"])
-    master_arn = instance["DBInstances"][0]["MasterUserSecret"]["SecretArn"]
+    instance = instance["DBInstances"][0]
+    master_arn = instance["MasterUserSecret"]["SecretArn"]
     master_secret = json.loads(secrets.get_secret_value(SecretId=master_arn)["SecretString"])
     host, port = env["ADTECH_DB_HOST"], int(env.get("ADTECH_DB_PORT", "5432"))
     sslmode = env.get("ADTECH_DB_SSLMODE", "require")
-    roles = Roles()
+    roles = Roles.from_env(env)
 
     def secret(name: str) -> str:
         return secrets.get_secret_value(SecretId=env[name])["SecretString"]
@@ -120,14 +141,14 @@ def main() -> int:
         "host": host,
         "port": port,
         "dbname": "postgres",
-        "user": master_secret["username"],
+        "user": instance["MasterUsername"],
         "password": master_secret["password"],
         "sslmode": sslmode,
         "connect_timeout": 10,
     }
     for line in provision(master, owner_password, secret("ADTECH_API_DB_SECRET"), roles):
         print(line)
-    run_bootstrap(owner_url(host, port, owner_password, roles, sslmode))
+    run_bootstrap(owner_url(host, port, owner_password, roles, sslmode), roles)
     print(f"bootstrap: pipeline.bootstrap ran as {roles.owner} on {roles.database}")
     return 0
 

@@ -74,7 +74,9 @@ def _mark(series: Series, day: dt.date, value: float) -> str:
 def line_chart(chart_id: str, title: str, days: list[dt.date], series: list[Series]) -> str:
     """One line per series, one point per day that has a value."""
     n, body = len(days), []
-    for s in series:
+    for j, s in enumerate(series):
+        # Later series are drawn thinner on top, so equal values (e.g. both at 100%) stay visible.
+        width, radius = max(4 - 2 * j, 1.5), max(5.5 - 2 * j, 2.5)
         path, pen_down = [], False
         for i, value in enumerate(s.values):
             if value is None:
@@ -85,12 +87,12 @@ def line_chart(chart_id: str, title: str, days: list[dt.date], series: list[Seri
         if path:
             body.append(
                 f'<path class="line" d="{" ".join(path)}" stroke="{s.color}" fill="none" '
-                f'stroke-width="2"/>'
+                f'stroke-width="{width}"/>'
             )
         for i, value in enumerate(s.values):
             if value is not None:
                 body.append(
-                    f'<circle class="point" cx="{_x(i, n):.1f}" cy="{_y(value):.1f}" r="4" '
+                    f'<circle class="point" cx="{_x(i, n):.1f}" cy="{_y(value):.1f}" r="{radius}" '
                     f'fill="{s.color}" {_mark(s, days[i], value)}</circle>'
                 )
     return _frame(chart_id, title, days, body)

@@ -80,6 +80,7 @@ def screenshot(driver: webdriver.Chrome, folder: Path, name: str) -> Path:
     width = driver.get_window_size()["width"]
     height = driver.execute_script("return document.documentElement.scrollHeight")
     driver.set_window_size(width, min(max(height, 600), 6000))
+    driver.execute_script("window.scrollTo(0, 0)")  # a #fragment may have scrolled it
     path = folder / f"{name}.png"
     assert driver.save_screenshot(str(path)), f"no screenshot written to {path}"
     driver.set_window_size(width, 1000)

@@ -12,11 +12,19 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ENV_PATTERN = r"^[a-z][a-z0-9-]{1,14}$"  # as template.yaml's EnvName
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)
+
+
+def say(text: str) -> None:
+    """Plain text (plans hold brackets that rich would read as markup)."""
+    console.print(text, markup=False)
+
+
 deploy_app = typer.Typer(
     help="Deploy to AWS: one CloudFormation stack per environment (docs/DEPLOY.md).",
     no_args_is_help=True,
@@ -87,17 +95,17 @@ def up(
     try:
         plan = make_plan(clients, inputs, region_name, account)
     except PlanError as exc:
-        console.print(f"[red]cannot deploy[/]: {exc}")
+        console.print(f"[red]cannot deploy[/]: {escape(str(exc))}")
         raise typer.Exit(1) from None
     for line in plan.lines():
-        console.print(line)
+        say(line)
     if dry_run:
         console.print("dry run: nothing was changed")
         return
     try:
-        apply(plan, clients, REPO_ROOT, console.print)
+        apply(plan, clients, REPO_ROOT, say)
     except DeployError as exc:
-        console.print(f"[red]deploy failed[/]: {exc}")
+        console.print(f"[red]deploy failed[/]: {escape(str(exc))}")
         raise typer.Exit(1) from None
     console.print(f"[green]{plan.stack} deployed[/] ({inputs.version})")
 
@@ -113,14 +121,14 @@ def down(
     name = stack_name(_check_env(env))
     state = describe(clients("cloudformation"), name)
     if not state.exists:
-        console.print(f"stack {name} does not exist in {region_name}: nothing to do")
+        say(f"stack {name} does not exist in {region_name}: nothing to do")
         return
     database = state.outputs.get("DatabaseInstance", f"adtech-{env}")
     bucket = state.outputs.get("BucketName", "?")
-    console.print(f"stack {name} in {region_name} ({state.status}): tear down")
-    console.print(f"1. rds: turn off deletion protection of {database}")
-    console.print(f"2. delete-stack: {name} (RDS takes a final snapshot; ECR images are deleted)")
-    console.print(f"note: the bucket {bucket} and its data are kept (DeletionPolicy Retain)")
+    say(f"stack {name} in {region_name} ({state.status}): tear down")
+    say(f"1. rds: turn off deletion protection of {database}")
+    say(f"2. delete-stack: {name} (RDS takes a final snapshot; ECR images are deleted)")
+    say(f"note: the bucket {bucket} and its data are kept (DeletionPolicy Retain)")
     if dry_run:
         console.print("dry run: nothing was changed")
         return

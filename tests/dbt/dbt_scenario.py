@@ -87,24 +87,29 @@ def create_partitions(cur, day: dt.date) -> None:
 
 
 def insert_day(conn, day: Day) -> None:
-    """Write the day into the raw tables, as the loaders would (one file per source)."""
-    key = f"raw/{{}}/date={day.date}/part-0.csv"
+    """Write the day into the raw tables, as the loaders would: one file per source, each row
+    pointing at its object (an id per source-day here) and its line (the header is line 1)."""
+
+    def lines(object_id: int, rows) -> list[tuple]:
+        return [(*row, object_id, number) for number, row in enumerate(rows, start=2)]
+
+    base = day.date.toordinal() * 10
     with conn, conn.cursor() as cur:
         create_partitions(cur, day.date)
         execute_values(
             cur,
             "insert into raw.advertiser_ids values %s",
-            [(day.date, a, key.format("advertiser_ids"), "test") for a in day.active],
+            lines(base + 1, [(day.date, a) for a in day.active]),
         )
         execute_values(
             cur,
             "insert into raw.product_views values %s",
-            [(a, p, day.date, key.format("product_views"), "test") for a, p in day.product_views],
+            lines(base + 2, [(a, p, day.date) for a, p in day.product_views]),
         )
         execute_values(
             cur,
             "insert into raw.ads_views values %s",
-            [(a, p, t, day.date, key.format("ads_views"), "test") for a, p, t in day.ads_views],
+            lines(base + 3, [(a, p, t, day.date) for a, p, t in day.ads_views]),
         )
 
 

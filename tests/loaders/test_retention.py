@@ -15,11 +15,20 @@ from loaders import partitions
 from loaders.load import load_day
 from loaders.settings import RetentionSettings
 from pipeline.cleanup import cleanup, longest_window
+from pipeline.settings import get_settings
 
 FIRST = date(2024, 11, 1)
 DAYS = [FIRST + timedelta(days=i) for i in range(10)]  # Nov 1 .. Nov 10
 LAST = DAYS[-1]
 SOURCES = ("advertiser_ids", "product_views", "ads_views")
+
+
+@pytest.fixture(autouse=True)
+def pipeline_settings_of_this_test():
+    """The pipeline's settings are cached per process: read this test's DATABASE_URL."""
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 @pytest.fixture

@@ -62,5 +62,7 @@ $(CHECKOV_VENV)/.installed: deploy/aws/lint-tools.txt | $(VENV)/.installed
 stack-down: install
 	$(BIN)/adtech stack down
 
-clean: stack-down
+# --delete: as root the cluster may live outside .stack (/var/lib/adtech-devstack; README).
+clean: install
+	$(BIN)/adtech stack down --delete
 	rm -rf $(VENV) .tools .stack target logs

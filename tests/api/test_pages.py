@@ -44,7 +44,8 @@ def test_root_page_lookup_of_a_known_advertiser(client: TestClient, published: P
     assert f'id="lookup-result" data-advertiser="{advertiser}"' in html
     answer = client.get(f"/recommendations/{advertiser}/top_product").json()
     products = [r["product_id"] for r in answer["recommendations"]]
-    table = html.split('data-model="top_product"', 1)[1].split("</table>", 1)[0]
+    table = html.split('<table class="list" data-model="top_product">', 1)[1]
+    table = table.split("</table>", 1)[0]
     assert re.findall(r'<td class="product">([^<]*)</td>', table) == products
 
 

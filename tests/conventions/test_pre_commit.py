@@ -26,14 +26,7 @@ def test_pre_commit_passes_on_all_files(fresh_db: str, tmp_path: Path) -> None:
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
     result = subprocess.run(
-        [
-            str(BIN / "pre-commit"),
-            "run",
-            "--all-files",
-            "--show-diff-on-failure",
-            "--color",
-            "never",
-        ],
+        [str(BIN / "pre-commit"), "run", "--all-files", "--color", "never"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -41,11 +34,11 @@ def test_pre_commit_passes_on_all_files(fresh_db: str, tmp_path: Path) -> None:
         timeout=900,
     )
     output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-6000:]
+    assert result.returncode == 0, output[:8000]
     hooks = ("ruff check", "ruff format", "sqlfluff lint", "hadolint", "GitHub workflows")
     for hook in hooks:  # each hook ran on some file (a hook with no file says "Skipped")
         line = next((ln for ln in output.splitlines() if ln.startswith(hook)), "")
-        assert line.endswith("Passed"), f"{hook}: {line!r}\n{output[-3000:]}"
+        assert line.endswith("Passed"), f"{hook}: {line!r}\n{output[:3000]}"
 
 
 def test_ci_workflow_runs_exactly_the_ci_script() -> None:

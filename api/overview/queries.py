@@ -1,9 +1,11 @@
 """The SQL behind the page's charts: per published date, coverage per model, mean agreement
 between the models, and how much each model's lists changed since the previous list.
 
-It reads only `marts.*` and `ops.published_days`, and every query joins `ops.published_days` on
-the date, so a date that is not (or no longer) published never shows. Runs on a cache miss only
-(one per newly published day), in a worker thread, never on the /recommendations path.
+It reads only `marts.*` and `ops.published_days`. As in api/queries.py, the versioned marts are
+joined to `ops.published_days` on (date, version), so only the served version of a published date
+counts; `marts.recommendation_changes` is already a view over the served versions (no version
+column) and is joined on the date. Runs on a cache miss only (once per state of
+ops.published_days), in a worker thread, never on the /recommendations path.
 """
 
 from __future__ import annotations
@@ -17,14 +19,14 @@ from api.models import MODELS
 COVERAGE_TREND_SQL = """
     select c.date, c.model, c.coverage::float8
     from marts.model_coverage as c
-    inner join ops.published_days as p on c.date = p.date
+    inner join ops.published_days as p on c.date = p.date and c.version = p.version
     where c.date = any(%s)
 """
 # The same mean as /stats/'s agreement.mean_jaccard for each date.
 AGREEMENT_TREND_SQL = """
     select a.date, avg(a.jaccard)::float8
     from marts.model_agreement as a
-    inner join ops.published_days as p on a.date = p.date
+    inner join ops.published_days as p on a.date = p.date and a.version = p.version
     where a.date = any(%s)
     group by a.date
 """

@@ -39,7 +39,7 @@ def _summary(database_url: str) -> tuple[str, str]:
         cur.execute(
             """
             select p.date, r.model, count(distinct r.advertiser_id), count(*)
-            from ops.published_days p join marts.recommendations r using (date)
+            from ops.published_days p join marts.recommendations r using (date, version)
             group by 1, 2 order by 1, 2
             """
         )
@@ -48,8 +48,9 @@ def _summary(database_url: str) -> tuple[str, str]:
             table.add_row(*map(str, row))
         console.print(table)
         cur.execute(
-            "select advertiser_id from marts.recommendations where date = (select max(date)"
-            " from ops.published_days) order by advertiser_id limit 1"
+            "select advertiser_id from marts.recommendations join ops.published_days"
+            " using (date, version) where date = (select max(date) from ops.published_days)"
+            " order by advertiser_id limit 1"
         )
         (advertiser,) = cur.fetchone()
         cur.execute("select max(date)::text from ops.published_days")

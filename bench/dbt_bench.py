@@ -194,9 +194,11 @@ def dbt_lists(url: str) -> dict:
     conn = psycopg2.connect(url)
     with conn.cursor() as cur:
         cur.execute(
+            # Each build is a new version of the day: compare the latest one.
             "select model, advertiser_id, rank, product_id from marts.recommendations "
-            "where date = %s",
-            (DAY,),
+            "where date = %s and version = "
+            "(select max(version) from marts.recommendations where date = %s)",
+            (DAY, DAY),
         )
         rows = cur.fetchall()
     conn.close()

@@ -5,6 +5,7 @@ program really listens on is given up, and `stack up` says so."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import signal
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psycopg2
 import pytest
 
 from devstack import ports
@@ -110,12 +112,13 @@ def _status(url: str) -> int | None:
 def test_api_started_before_a_crash_answers_again_after_stack_up(api, stack_dir: Path) -> None:
     base, before = api
     pg_port = _port(before.env["DATABASE_URL"])
+    client = psycopg2.connect(before.env["DATABASE_URL"])  # one more client, as under load
     LocalPostgres(stack_dir / "postgres", pg_port).stop(mode="immediate")
+    client.close()
     assert _status(f"{base}/health/ready") == 503
-    # The crash left the server's side of the API's connections on the port (FIN_WAIT2, then
-    # TIME_WAIT): the old check (a bind without SO_REUSEADDR) called the port busy and moved
-    # PostgreSQL to a new one.
-    assert _plain_bind_fails(pg_port), "precondition: the crash left no socket on the port"
+    # The crash left the server's side of its connections in TIME_WAIT: the old check (a bind
+    # without SO_REUSEADDR) called the port busy and moved PostgreSQL to a new one.
+    assert _time_wait_on(pg_port) and _plain_bind_fails(pg_port)
 
     up = _cli_up(stack_dir)
     assert up.returncode == 0, up.stderr
@@ -145,7 +148,8 @@ def test_stale_pid_files_after_a_reboot_restart_on_the_same_ports(stack_dir: Pat
     # A reboot: every process gone at once, PID files left behind...
     postmaster, moto = pg.pid(), s3.pid()
     for pid in [*_children(postmaster), postmaster, moto]:
-        os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # a child may exit first
+            os.kill(pid, signal.SIGKILL)
     assert wait_for(lambda: pg.pid() is None and s3.pid() is None, timeout=10)
     # ...and their numbers now belong to other processes, of the same users.
     user = _service_user()
@@ -178,6 +182,8 @@ def test_a_port_another_program_holds_is_given_up_and_said(stack_dir: Path) -> N
     old = _port(old_url)
     devstack.down(stack_dir)
     with socket.socket() as squatter:
+        # SO_REUSEADDR: the stopped server's connections may still be in TIME_WAIT.
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         squatter.bind(("127.0.0.1", old))
         squatter.listen()
         up = _cli_up(stack_dir)

@@ -55,6 +55,9 @@ def project_settings(database_url: str, home: Path) -> dict[str, str]:
         "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
         "AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": "150",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url(database_url),
+        # Tasks report to the API server over HTTP; on a busy 2-core host (or a t2.small) its
+        # answers took longer than the 5 s default and the task process was killed.
+        "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "30",
         "AIRFLOW__COSMOS__ENABLE_CACHE": "False",
         # A pipeline does not phone home: Cosmos sends usage telemetry from every task otherwise.
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",

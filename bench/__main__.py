@@ -16,6 +16,7 @@ BENCHMARKS = (
     "dbt_bench",
     "dag_bench",
     "api_bench",
+    "night_bench",
 )
 
 

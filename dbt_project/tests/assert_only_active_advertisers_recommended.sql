@@ -1,4 +1,5 @@
--- Recommendations of the run date (the build under audit) exist only for advertisers active on that date.
+-- Recommendations of the run date (the build under audit) exist only for advertisers active
+-- on that date.
 with
 
 recommended as (

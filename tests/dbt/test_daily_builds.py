@@ -1,6 +1,9 @@
-"""`dbt build` day after day on crafted raw data: the marts hold exactly what DESIGN.md's
-definitions give (computed independently in dbt_scenario), a rebuilt day is identical, a new
-day leaves earlier days alone, and the data tests and freshness checks react to the data."""
+"""`dbt build` day after day on crafted raw data: the marts hold exactly what the definitions give
+(computed independently in dbt_scenario), a rebuilt day is identical, a new day leaves earlier
+days alone, and the data tests and freshness checks react to the data.
+
+Each build writes a new version of its day; the fixture publishes it as the pipeline would (the
+latest version of the day in ops.published_days), and snapshots read the served versions."""
 
 from __future__ import annotations
 
@@ -23,13 +26,39 @@ MARTS = [
 
 
 def _snapshot(url: str) -> dict[str, list[tuple]]:
-    """Every marts table's rows, sorted."""
+    """Every mart's served rows (the published versions; the view reads them itself), sorted,
+    without the version column."""
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         out = {}
         for table in MARTS:
-            cur.execute(f"select * from marts.{table}")
+            cur.execute(
+                "select column_name from information_schema.columns where table_schema = 'marts'"
+                " and table_name = %s and column_name <> 'version' order by ordinal_position",
+                (table,),
+            )
+            columns = ", ".join(f"m.{name}" for (name,) in cur.fetchall())
+            served = (
+                ""
+                if table == "recommendation_changes"
+                else " join ops.published_days p on p.date = m.date and p.version = m.version"
+            )
+            cur.execute(f"select {columns} from marts.{table} m{served}")
             out[table] = sorted(cur.fetchall(), key=repr)
         return out
+
+
+def _publish(url: str, day: dt.date) -> None:
+    """What the pipeline's publish step does: point the day at its latest built version."""
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(
+            """
+            insert into ops.published_days (date, run_id, version)
+            select date, 'dbt-test', max(version) from marts.recommendations
+            where date = %s group by date
+            on conflict (date) do update set version = excluded.version
+            """,
+            (day,),
+        )
 
 
 def _rounded(value):
@@ -65,6 +94,7 @@ def built(project_db: str, dbt) -> Built:
         sc.insert_day(conn, day)
         result = dbt("build", run_date=day.date.isoformat())
         assert result.success, f"dbt build failed for {day.date}: {result.exception}"
+        _publish(project_db, day.date)
         state.statuses[day.date] = node_statuses(result)
         state.after_day[day.date] = _snapshot(project_db)
         state.expected[day.date] = sc.expected_lists(day)
@@ -133,17 +163,21 @@ def test_a_new_day_leaves_earlier_days_unchanged(built: Built) -> None:
         assert _of_date(final, day) == _of_date(built.after_day[day], day), day
 
 
-def test_rebuilding_an_earlier_day_refreshes_the_later_days_changes(built: Built, dbt) -> None:
-    """A backfill of day 1 recomputes the change rows of the later days (their previous list may
-    be day 1's): rows spoiled on purpose come back, and everything else is as it was."""
+def test_a_build_changes_no_served_row_until_published(built: Built, dbt) -> None:
+    """A rebuild of day 1 (a backfill) writes a new version beside the served one: every served
+    row, the later days' change rows included, stays as it was; published, it serves the same
+    content (same input), and the later days' changes are computed against it."""
     before = _snapshot(built.url)
     with psycopg2.connect(built.url) as conn, conn.cursor() as cur:
-        cur.execute(
-            "update marts.recommendation_changes set kept = 999 where date > %s", (sc.DAYS[0],)
-        )
-        assert cur.rowcount > 0
+        cur.execute("select version from ops.published_days where date = %s", (sc.DAYS[0],))
+        (served,) = cur.fetchone()
     result = dbt("build", run_date=sc.DAYS[0].isoformat())
     assert result.success
+    assert _snapshot(built.url) == before
+    _publish(built.url, sc.DAYS[0])
+    with psycopg2.connect(built.url) as conn, conn.cursor() as cur:
+        cur.execute("select version from ops.published_days where date = %s", (sc.DAYS[0],))
+        assert cur.fetchone()[0] > served
     assert _snapshot(built.url) == before
 
 
@@ -151,6 +185,7 @@ def test_building_a_day_again_gives_identical_marts(built: Built, dbt) -> None:
     before = _snapshot(built.url)
     result = dbt("build", run_date=sc.DAYS[-1].isoformat())
     assert result.success
+    _publish(built.url, sc.DAYS[-1])
     assert _snapshot(built.url) == before
 
 
@@ -181,17 +216,18 @@ def test_the_api_role_can_read_the_marts(built: Built) -> None:
 
 
 def test_recommendations_indexes_fit_the_api_queries(built: Built) -> None:
-    """The API's lookup (date, advertiser_id, model, order by rank) is the primary key's order;
-    its history query (advertiser_id, dates) has an index of its own; the top models' day
-    replacement deletes by an indexed date."""
+    """The API's lookup (date and served version, advertiser_id, model, order by rank) is the
+    primary key's order; its history query (advertiser_id, dates) has an index of its own; the
+    top models' build replacement deletes by an indexed (date, version)."""
     with psycopg2.connect(built.url) as conn, conn.cursor() as cur:
         cur.execute("select tablename, indexdef from pg_indexes where schemaname = 'marts'")
         indexes = cur.fetchall()
     definitions = [d for table, d in indexes if table == "recommendations"]
     for table in ("top_ctr", "top_product"):
-        assert any(t == table and d.endswith("(date)") for t, d in indexes), indexes
+        assert any(t == table and d.endswith("(date, version)") for t, d in indexes), indexes
     assert any(
-        "UNIQUE" in d and d.endswith("(date, advertiser_id, model, rank)") for d in definitions
+        "UNIQUE" in d and d.endswith("(date, version, advertiser_id, model, rank)")
+        for d in definitions
     ), definitions
     assert any(d.endswith("(advertiser_id, date)") for d in definitions), definitions
 
@@ -220,6 +256,10 @@ def test_source_freshness_reads_the_load_manifest(built: Built, dbt) -> None:
                 (sc.DAYS[-1], source, f"raw/{source}/x.csv", age_hours, age_hours),
             )
     result = dbt("source", "freshness")
-    statuses = {r.node.name: str(r.status) for r in result.result.results}
+    statuses = {
+        r.node.name: str(r.status)
+        for r in result.result.results
+        if r.node.resource_type == "source"  # the on-run-start hook reports too
+    }
     assert statuses == {"advertiser_ids": "pass", "product_views": "pass", "ads_views": "error"}
     assert not result.success

@@ -72,7 +72,7 @@ def test_docs_generate_documents_every_model_and_column(good_then_bad, dbt) -> N
     catalog = json.loads((dbt.target / "catalog.json").read_text())
     assert (dbt.target / "index.html").exists()
     models = {k: n for k, n in manifest["nodes"].items() if n["resource_type"] == "model"}
-    assert len(models) == 12
+    assert len(models) == 13
     for key, node in models.items():
         assert node["description"].strip(), key
         built_columns = catalog["nodes"][key]["columns"]

@@ -78,8 +78,10 @@ def chromium_options(profile: Path) -> webdriver.ChromeOptions:
 def screenshot(driver: webdriver.Chrome, folder: Path, name: str) -> Path:
     """A full-page PNG: the window is stretched to the document's height first."""
     width = driver.get_window_size()["width"]
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(width, min(max(height, 600), 6000))
+    height = driver.execute_script(
+        "return document.documentElement.scrollHeight + window.outerHeight - window.innerHeight"
+    )
+    driver.set_window_size(width, min(max(height, 600), 8000))
     driver.execute_script("window.scrollTo(0, 0)")  # a #fragment may have scrolled it
     path = folder / f"{name}.png"
     assert driver.save_screenshot(str(path)), f"no screenshot written to {path}"

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import psycopg2
 import pytest
 
 from devstack import ports
@@ -112,13 +111,16 @@ def _status(url: str) -> int | None:
 def test_api_started_before_a_crash_answers_again_after_stack_up(api, stack_dir: Path) -> None:
     base, before = api
     pg_port = _port(before.env["DATABASE_URL"])
-    client = psycopg2.connect(before.env["DATABASE_URL"])  # one more client, as under load
+    # One more client, as under load. A bare TCP connection: the server's side reaches TIME_WAIT
+    # when the client closes after the crash without sending anything (data would get a reset).
+    client = socket.create_connection(("127.0.0.1", pg_port))
     LocalPostgres(stack_dir / "postgres", pg_port).stop(mode="immediate")
     client.close()
     assert _status(f"{base}/health/ready") == 503
-    # The crash left the server's side of its connections in TIME_WAIT: the old check (a bind
+    # The crash left the server's side of a connection in TIME_WAIT: the old check (a bind
     # without SO_REUSEADDR) called the port busy and moved PostgreSQL to a new one.
-    assert _time_wait_on(pg_port) and _plain_bind_fails(pg_port)
+    assert wait_for(lambda: _time_wait_on(pg_port), timeout=5)
+    assert _plain_bind_fails(pg_port)
 
     up = _cli_up(stack_dir)
     assert up.returncode == 0, up.stderr

@@ -1,0 +1,182 @@
+"""The plain Airflow CLI on the project, as a new user drives it: a fresh copy of the repository
+(no target/manifest.json, no Airflow settings in the environment, the venv not on PATH), then
+
+    adtech stack up && eval "$(adtech stack env)" && airflow ...
+
+with no other step. One full `airflow dags test` (the costly part: 1-3 min)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from devstack import stack as devstack
+from pipeline.airflow_env import DAG_ID
+from tests.checkouts import copy_worktree, shell
+
+D = dt.date(2024, 11, 21)
+DAYS = [D - dt.timedelta(days=1), D]  # a manual run may process D or the day before it
+LOADED = 'eval "$(adtech stack env)"\n'
+
+
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory) -> Iterator[Path]:
+    """A copy of the repository with its stack up (by `adtech stack up`, nothing else) and two
+    days of logs in the stack's S3."""
+    root = copy_worktree(tmp_path_factory.mktemp("checkout"))
+    up = shell(root, "adtech stack up")
+    assert up.returncode == 0, up.stderr
+    assert "created or migrated" in up.stderr and "parsed into" in up.stderr, up.stderr
+    generate = shell(
+        root,
+        LOADED + f"adtech generate --start {DAYS[0]} --days 2 --advertisers 6 --active 5"
+        " --products 30 --views-per-day 1500 --ad-events-per-day 1500 --click-rate 0.1",
+    )
+    assert generate.returncode == 0, generate.stderr
+    yield root
+    devstack.destroy(root / ".stack")
+
+
+def _settings(root: Path) -> dict[str, str]:
+    printed = shell(root, LOADED + "env -0").stdout
+    return dict(line.split("=", 1) for line in printed.split("\0") if "=" in line)
+
+
+def _query(url: str, sql: str, *args) -> list[tuple]:
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(sql, args)
+        return cur.fetchall()
+
+
+def _metadata_url(settings: dict[str, str]) -> str:
+    return settings["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].replace("+psycopg2", "")
+
+
+def test_stack_env_exports_airflow_settings(checkout: Path) -> None:
+    settings = _settings(checkout)
+    assert settings["AIRFLOW_HOME"] == str(checkout / ".stack" / "airflow")
+    assert settings["AIRFLOW__CORE__DAGS_FOLDER"] == str(checkout / "dags")
+    assert settings["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+    assert settings["AIRFLOW__CORE__PARALLELISM"] == "2"
+    port = settings["DATABASE_URL"].rsplit(":", 1)[1].split("/")[0]
+    assert f"127.0.0.1:{port}/airflow" in settings["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    assert settings["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
+    assert settings["PYTHONPATH"].split(os.pathsep)[0] == str(checkout)
+    # Loading the settings twice does not grow PATH.
+    twice = shell(checkout, LOADED + LOADED + 'echo "$PATH"').stdout.strip()
+    assert twice == settings["PATH"]
+    # Airflow and Cosmos read them: examples off, Cosmos's telemetry off.
+    shown = shell(
+        checkout,
+        LOADED + "airflow config get-value core load_examples\n"
+        "python -c 'from cosmos import settings; print(settings.enable_telemetry)'",
+    )
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.split("\n")  # Cosmos logs a warning to stdout on import
+    assert lines[0] == "False" and lines[-2] == "False", shown.stdout
+
+
+def test_second_stack_up_neither_migrates_nor_parses_again(checkout: Path) -> None:
+    again = shell(checkout, "adtech stack up")
+    assert again.returncode == 0, again.stderr
+    assert "started nothing" in again.stderr
+    assert "migrated" not in again.stderr and "parsed into" not in again.stderr
+
+
+def test_dags_list_shows_the_dag_whose_manifest_was_made_on_import(checkout: Path) -> None:
+    listed = shell(checkout, LOADED + "airflow dags list -o json")
+    assert listed.returncode == 0, listed.stderr
+    (printed,) = [line for line in listed.stdout.splitlines() if line.startswith("[{")]
+    dags = json.loads(printed)
+    assert [d["dag_id"] for d in dags] == [DAG_ID]
+    assert dags[0]["fileloc"] == str(checkout / "dags" / f"{DAG_ID}.py")
+    # The copy had no target/: the DAG's import ran `dbt parse` into the copy's own target/.
+    assert json.loads((checkout / "target" / "manifest.json").read_text())["nodes"]
+    errors = shell(checkout, LOADED + "airflow dags list-import-errors -o json")
+    assert errors.returncode == 0 and "adtech_recommendations.py" not in errors.stdout
+
+
+def test_dags_test_publishes_a_day_without_phoning_home(checkout: Path) -> None:
+    ran = shell(checkout, LOADED + f"airflow dags test {DAG_ID} {D}")
+    output = ran.stdout + ran.stderr
+    assert ran.returncode == 0, output[-5000:]
+    settings = _settings(checkout)
+    published = _query(settings["DATABASE_URL"], "select date from ops.published_days")
+    assert len(published) == 1 and published[0][0] in DAYS
+    states = _query(
+        _metadata_url(settings),
+        "select state from dag_run where dag_id = %s order by id desc limit 1",
+        DAG_ID,
+    )
+    assert states == [("success",)]
+    assert "scarf.sh" not in output and "usage metrics" not in output
+
+
+def test_tasks_test_reruns_one_task_of_the_run(checkout: Path) -> None:
+    """The load of the run's day again: it replaces that day's rows under a new load id."""
+    url = _settings(checkout)["DATABASE_URL"]
+    loads = "select distinct load_id from ops.load_manifest where source = 'advertiser_ids'"
+    before = _query(url, loads)
+    ran = shell(checkout, LOADED + f"airflow tasks test {DAG_ID} load_advertiser_ids {D}")
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    after = _query(url, loads)
+    assert before and after and not set(after) & set(before)
+
+
+def test_backfill_create_is_accepted(checkout: Path) -> None:
+    """Runs queued for dates that have none yet (a scheduler would then run them)."""
+    days = [D + dt.timedelta(days=1), D + dt.timedelta(days=2)]
+    created = shell(
+        checkout,
+        LOADED + f"airflow backfill create --dag-id {DAG_ID} --from-date {days[0]}"
+        f" --to-date {days[1]}",
+    )
+    assert created.returncode == 0, created.stderr[-3000:]
+    runs = _query(
+        _metadata_url(_settings(checkout)),
+        "select logical_date::date from dag_run where dag_id = %s and run_type = 'backfill'"
+        " order by 1",
+        DAG_ID,
+    )
+    assert [day for (day,) in runs] == days
+
+
+def test_ensure_manifest_parses_once_when_missing_and_again_when_stale(tmp_path: Path) -> None:
+    """Two DAG parses at once on a fresh checkout share one `dbt parse`; a later edit of a model
+    makes the next one parse again."""
+    from tests.checkouts import ROOT
+
+    for name in ("dbt_project.yml", "profiles.yml"):
+        (tmp_path / name).write_bytes((ROOT / name).read_bytes())
+    subprocess.run(["cp", "-r", str(ROOT / "dbt_project"), str(tmp_path)], check=True)
+    probe = (
+        "import sys; from pathlib import Path; from pipeline.manifest import ensure_manifest;"
+        " print(ensure_manifest(Path(sys.argv[1])).stat().st_mtime_ns)"
+    )
+    both = [
+        subprocess.Popen(
+            [sys.executable, "-c", probe, str(tmp_path)], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    stamps = {p.communicate(timeout=300)[0].strip() for p in both}
+    assert all(p.returncode == 0 for p in both)
+    assert len(stamps) == 1, "each process ran its own dbt parse"
+    (stamp,) = stamps
+    fresh = subprocess.run([sys.executable, "-c", probe, str(tmp_path)], capture_output=True)
+    assert fresh.stdout.decode().strip() == stamp, "a fresh manifest was parsed again"
+
+    model = next((tmp_path / "dbt_project" / "models").rglob("*.sql"))
+    later = int(stamp) / 1e9 + 5
+    os.utime(model, (later, later))
+    stale = subprocess.run([sys.executable, "-c", probe, str(tmp_path)], capture_output=True)
+    assert int(stale.stdout.decode().strip()) > int(stamp)
+    assert not list((tmp_path / "target").glob(".parse-*")), "scratch folders are removed"

@@ -45,7 +45,18 @@ def advertiser_id(value: object) -> str:
     )
 
 
+def optional_advertiser_id(value: object) -> str | None:
+    """A form's lookup field: blank is no id, surrounding whitespace is dropped, the rest must
+    pass advertiser_id()."""
+    if isinstance(value, str):
+        value = value.strip()
+    if value is None or value == "":
+        return None
+    return advertiser_id(value)
+
+
 AdvertiserIdText = Annotated[str, BeforeValidator(advertiser_id)]
+AdvertiserLookup = Annotated[str | None, BeforeValidator(optional_advertiser_id)]
 AdvertiserId = Annotated[
     AdvertiserIdText,
     Path(

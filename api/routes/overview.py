@@ -19,6 +19,7 @@ from api.errors import RETRY_AFTER_SECONDS, ApiError
 from api.models import HISTORY_DEFAULT_DAYS, HISTORY_MAX_DAYS, History, Stats
 from api.overview import page
 from api.overview.queries import TrendDay, trends
+from api.validation import AdvertiserLookup
 
 if TYPE_CHECKING:
     from api.publications import Snapshot
@@ -62,7 +63,7 @@ async def _lookup(service: Service, advertiser_id: str) -> page.Lookup:
 @router.get("/", include_in_schema=False, response_class=HTMLResponse)
 async def overview(
     request: Request,
-    advertiser: Annotated[str | None, Query(max_length=128)] = None,
+    advertiser: Annotated[AdvertiserLookup, Query()] = None,  # a bad id is a 422, before any query
     days: Annotated[int, Query(ge=1, le=HISTORY_MAX_DAYS)] = CHART_DEFAULT_DAYS,
 ) -> HTMLResponse:
     service: Service = request.app.state.service

@@ -131,8 +131,8 @@ def day_partitions(cur, source: str) -> dict[date, str]:
     )
     days = {}
     for bound, name in cur.fetchall():
-        # FOR VALUES IN ('2024-11-20')
-        days[date.fromisoformat(bound.split("'")[1])] = name
+        if "'" in bound:  # FOR VALUES IN ('2024-11-20'); not a DEFAULT partition
+            days[date.fromisoformat(bound.split("'")[1])] = name
     return days
 
 

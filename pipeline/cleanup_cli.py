@@ -49,7 +49,10 @@ def cleanup(
         console.print("nothing loaded yet: nothing to clean up")
         return
     report = run_cleanup(today, dry_run=dry_run, settings=settings)
-    console.print(_drops_table(report, "would drop" if dry_run else "dropped"))
+    if report.retention.drops or report.versions:
+        console.print(_drops_table(report, "would drop" if dry_run else "dropped"))
+    else:
+        console.print(f"{today}: nothing to drop")
     for skip in report.retention.skips:
         console.print(f"kept {skip.source} {skip.day}: {skip.reason}")
     verb = "would free" if dry_run else "freed"
@@ -83,7 +86,8 @@ def status() -> None:
     night = latest + dt.timedelta(days=1)
     report = run_cleanup(night, dry_run=True, settings=settings)
     table = _drops_table(report, f"next cleanup (night of {night}) will drop")
-    console.print(table if report.retention.drops else f"next cleanup ({night}): nothing to drop")
+    dropping = report.retention.drops or report.versions
+    console.print(table if dropping else f"next cleanup ({night}): nothing to drop")
 
 
 def _latest_day(conn) -> dt.date | None:

@@ -144,6 +144,10 @@ def test_a_scheduled_catch_up_run_and_a_backfill_each_work_on_one_day(airflow) -
     assert created.returncode == 0, created.stderr[-3000:]
     # Airflow reprocesses the day in the same DAG run (its type becomes `backfill`): every task
     # runs again, `start` opens a new version and publish switches the day to it.
+    deadline = time.monotonic() + TIMEOUT
+    while _query(url, "select version from ops.published_days") == [(first_version,)]:
+        assert time.monotonic() < deadline, "the backfill did not publish a new version"
+        time.sleep(5)
     backfill, state = _wait_for_run(meta, "backfill")
     assert state == "success", backfill
     assert _runs_of_pipeline(url) == [(backfill, D1, "success")]

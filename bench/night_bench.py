@@ -27,6 +27,7 @@ The machine's 1-minute load average is printed with every figure. Nothing here a
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -57,6 +58,7 @@ class Measure:
     wall: float
     peak_mb: float
     load: float  # 1-minute load average just before the run
+    output: str = ""  # the end of what it printed
 
 
 def measure(command: list[str] | tuple[str, ...], env: dict[str, str]) -> Measure:
@@ -68,11 +70,11 @@ def measure(command: list[str] | tuple[str, ...], env: dict[str, str]) -> Measur
         _, status, usage = os.wait4(child.pid, 0)  # this child's own rusage, not the sum
         wall = time.perf_counter() - started
         child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        tail = out.read().decode(errors="replace")[-4000:]
         if child.returncode != 0:
-            out.seek(0)
-            tail = out.read().decode(errors="replace")[-4000:]
             sys.exit(f"{' '.join(command)} exited {child.returncode}:\n{tail}")
-    return Measure(wall, usage.ru_maxrss / 1024, load)  # ru_maxrss is in KiB on Linux
+    return Measure(wall, usage.ru_maxrss / 1024, load, tail)  # ru_maxrss is in KiB on Linux
 
 
 def days_from(start: date, count: int) -> list[date]:
@@ -153,11 +155,50 @@ def nights_against_pandas(env: dict[str, str], size: int, days: list[date], warm
         measure([*PANDAS, "--date", days[0].isoformat()], env)
         days = days[1:]
     rounds = [
-        ([*ADTECH, "run", "--date", d.isoformat()], env, [*PANDAS, "--date", d.isoformat()], env)
+        (
+            [*ADTECH, "run", "--date", d.isoformat()],
+            env,
+            [*PANDAS, "--date", d.isoformat(), "--json"],
+            env,
+        )
         for d in days
     ]
     names = ("adtech run", "pandas")
-    summary(names, *duel(names, rounds, [str(d) for d in days]))
+    runs, baselines = duel(names, rounds, [str(d) for d in days])
+    summary(names, runs, baselines)
+    best = min(range(len(days)), key=lambda i: runs[i].wall)
+    steps, span = run_steps(days[best])
+    print(
+        f"  adtech run's best night: {span:.2f} s from opening the run to publishing it, "
+        f"{runs[best].wall - span:.2f} s before it (interpreter, imports); steps "
+        + ", ".join(f"{k} {v:.2f} s" for k, v in steps.items())
+        + " (a dbt step's figure is the sum of its nodes' times, on 4 overlapping threads)",
+        flush=True,
+    )
+    best = min(range(len(days)), key=lambda i: baselines[i].wall)
+    result = json.loads(baselines[best].output.strip().splitlines()[-1])
+    print(
+        "  pandas's best night by step: "
+        + ", ".join(f"{k} {v:.2f} s" for k, v in result["steps"].items())
+        + f"; the rest of its {baselines[best].wall:.2f} s (interpreter, imports):"
+        f" {baselines[best].wall - sum(result['steps'].values()):.2f} s",
+        flush=True,
+    )
+
+
+def run_steps(day: date) -> tuple[dict[str, float], float]:
+    """The steps' seconds of the day's latest successful `adtech run` and the run's span
+    (ops.pipeline_runs)."""
+    import psycopg2
+
+    with psycopg2.connect(os.environ["DATABASE_URL"]) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select steps, extract(epoch from finished_at - started_at) from ops.pipeline_runs "
+            "where date = %s and status = 'success' order by started_at desc limit 1",
+            (day,),
+        )
+        steps, span = cur.fetchone()
+    return {entry["step"]: entry["seconds"] for entry in steps}, float(span)
 
 
 def dag_against_run(

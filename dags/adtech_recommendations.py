@@ -75,8 +75,12 @@ EXECUTION = ExecutionConfig(
 def _render(select: str) -> RenderConfig:
     # BUILD: one dbt invocation per model instead of a run task and a test task (each invocation
     # costs dbt's start-up; docs/BENCHMARKS.md, orchestration).
+    # Ephemeral models are inlined where they are used: no task of their own.
     return RenderConfig(
-        load_method=LoadMode.DBT_MANIFEST, select=[select], test_behavior=TestBehavior.BUILD
+        load_method=LoadMode.DBT_MANIFEST,
+        select=[select],
+        exclude=["config.materialized:ephemeral"],
+        test_behavior=TestBehavior.BUILD,
     )
 
 

@@ -42,6 +42,17 @@ def stack() -> Iterator[devstack.Stack]:
     os.environ.update(saved)
 
 
+@pytest.fixture(autouse=True)
+def fresh_pipeline_settings() -> Iterator[None]:
+    """The pipeline reads its settings once per process (cached): a test that changes the
+    environment must not leave its values (a role, a database) to the tests after it."""
+    from pipeline.settings import get_settings
+
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def admin_url(stack: devstack.Stack) -> str:
     """Superuser URL of the stack's default database."""

@@ -10,8 +10,8 @@ from api.core.db import Database
 from tests.api.conftest import api_role_url, settings_for
 
 WRITES = [
-    "insert into marts.recommendations values"
-    " ('2024-11-20', 'X', 'top_ctr', 99, 'p', 1, null, 1, 1)",
+    "insert into marts.recommendations (date, version, advertiser_id, model, rank, product_id,"
+    " score) values ('2024-11-20', 1, 'X', 'top_ctr', 99, 'p', 1)",
     "update marts.recommendations set score = 0",
     "delete from marts.model_coverage",
     "truncate marts.model_agreement",

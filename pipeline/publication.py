@@ -1,5 +1,6 @@
-"""Publication (write-audit-publish): switch the API to a tested version of a day, atomically,
-then drop the versions it superseded.
+"""Publication (write-audit-publish): switch the API to a tested version of a day, atomically.
+The versions it superseded are dropped by the cleanup step that follows (pipeline/cleanup.py
+calls drop_superseded_versions).
 
 A day's versions live side by side in the versioned marts (every table of schema `marts` with a
 `version` column). `ops.published_days` points each published day at one of them; the API reads
@@ -10,7 +11,6 @@ publishing is one row's upsert.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from dataclasses import dataclass
 
 import psycopg2
@@ -18,8 +18,6 @@ from psycopg2 import sql
 
 from pipeline.runs import RunContext
 from pipeline.settings import get_settings
-
-log = logging.getLogger(__name__)
 
 
 class NothingToPublishError(RuntimeError):
@@ -40,8 +38,8 @@ class DroppedVersion:
 
 def publish(run: RunContext) -> int:
     """Point `run.day` at `run.version` and return its number of recommendations. Called only
-    after every dbt test of the build passed. Superseded versions are dropped afterwards (each
-    API query joins ops.published_days, so no answer ever mixes two versions)."""
+    after every dbt test of the build passed. Superseded versions are dropped by the cleanup step
+    (each API query joins ops.published_days, so no answer ever mixes two versions)."""
     conn = psycopg2.connect(get_settings().database_url)
     try:
         with conn, conn.cursor() as cur:
@@ -77,9 +75,6 @@ def publish(run: RunContext) -> int:
                 )
     finally:
         conn.close()
-    dropped = drop_superseded_versions(run.day, keep=get_settings().keep_superseded_versions)
-    if dropped:
-        log.info("%s: dropped %d superseded version rows", run.day, sum(d.rows for d in dropped))
     return recommendations
 
 

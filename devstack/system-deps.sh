@@ -21,6 +21,7 @@ containernetworking-plugins  /usr/lib/cni/bridge              required
 debootstrap                  debootstrap                      required
 chromium                     chromium                         required
 chromium-driver              chromedriver                     required
+openjdk-17-jre-headless      java                             required
 '
 
 present() {

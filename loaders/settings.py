@@ -63,4 +63,7 @@ def _read(cls: type[S]) -> S:
         problems = "; ".join(
             f"{'/'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
-        raise ConfigError(f"loader settings are incomplete ({problems})") from None
+        raise ConfigError(
+            f"loader settings are incomplete ({problems}); "
+            'for the local stack: eval "$(adtech stack env)"'
+        ) from None

@@ -31,14 +31,11 @@ def cleanup(
 ) -> None:
     """Drop what the retention settings no longer keep (raw days, old rejected rows, superseded
     versions); never a day a build can still read or a running run needs."""
-    import psycopg2
-
-    from loaders.settings import get_retention_settings
     from pipeline.cleanup import cleanup as run_cleanup
 
-    settings = get_retention_settings()
+    settings = _settings()
     if day is None:
-        conn = psycopg2.connect(settings.database_url)
+        conn = _connect(settings.database_url)
         try:
             today = _latest_day(conn)
         finally:
@@ -66,14 +63,11 @@ def cleanup(
 def status() -> None:
     """Bytes per day and per table (raw partitions, ops tables, marts), and what the next
     night's cleanup will drop."""
-    import psycopg2
-
-    from loaders.settings import get_retention_settings
     from pipeline.cleanup import cleanup as run_cleanup
     from pipeline.sizes import size_report
 
-    settings = get_retention_settings()
-    conn = psycopg2.connect(settings.database_url)
+    settings = _settings()
+    conn = _connect(settings.database_url)
     try:
         sizes = size_report(conn)
         latest = _latest_day(conn)
@@ -88,6 +82,29 @@ def status() -> None:
     table = _drops_table(report, f"next cleanup (night of {night}) will drop")
     dropping = report.retention.drops or report.versions
     console.print(table if dropping else f"next cleanup ({night}): nothing to drop")
+
+
+def _settings():
+    """The retention settings, or one line naming what is missing (never a traceback)."""
+    from loaders.errors import ConfigError
+    from loaders.settings import get_retention_settings
+
+    try:
+        return get_retention_settings()
+    except ConfigError as exc:
+        console.print(f"[red]error[/]: {exc}")
+        raise typer.Exit(1) from None
+
+
+def _connect(database_url: str):
+    import psycopg2
+
+    try:
+        return psycopg2.connect(database_url)
+    except psycopg2.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[0]
+        console.print(f"[red]error[/]: cannot connect to PostgreSQL ({reason})")
+        raise typer.Exit(1) from None
 
 
 def _latest_day(conn) -> dt.date | None:

@@ -4,14 +4,34 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-class PipelineSettings(BaseSettings):
+class TargetSettings(BaseSettings):
+    """The dbt target that builds the models, readable alone (the DAG's parse needs no database
+    URL for it)."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    # `default`: PostgreSQL builds and serves the marts. `spark`: the same dbt models build on a
+    # Spark Thrift Server; the day's serving marts are then copied into PostgreSQL and published
+    # there (pipeline/spark_serving.py). DBT_TARGET (what dbt itself reads) is honoured too.
+    dbt_target: Literal["default", "spark"] = Field(
+        "default", validation_alias=AliasChoices("ADTECH_DBT_TARGET", "DBT_TARGET")
+    )
+
+
+def dbt_target() -> str:
+    """The configured dbt target (ADTECH_DBT_TARGET, else DBT_TARGET, else `default`)."""
+    return TargetSettings().dbt_target
+
+
+class PipelineSettings(TargetSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
     database_url: str = Field(validation_alias="DATABASE_URL")
@@ -33,6 +53,22 @@ class PipelineSettings(BaseSettings):
     stale_run_hours: float = Field(6, gt=0, validation_alias="ADTECH_STALE_RUN_HOURS")
 
 
+class SettingsError(RuntimeError):
+    """A required setting is missing or invalid: said in one line, naming the variables."""
+
+
+# Where a newcomer's settings come from, named in every settings error.
+LOCAL_STACK_HINT = 'for the local stack: eval "$(adtech stack env)"'
+
+
 @lru_cache
 def get_settings() -> PipelineSettings:
-    return PipelineSettings()
+    try:
+        return PipelineSettings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'/'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise SettingsError(
+            f"pipeline settings are incomplete ({problems}); {LOCAL_STACK_HINT}"
+        ) from None

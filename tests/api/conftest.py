@@ -6,7 +6,6 @@ import contextlib
 import datetime as dt
 import os
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -24,6 +23,7 @@ from fastapi.testclient import TestClient
 from api.core.config import Settings
 from api.main import create_app
 from tests.api.sample_marts import Published, describe_published
+from tests.cli import adtech
 from tests.databases import new_database
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,13 +100,6 @@ def fill_published_marts(stack_env: dict[str, str], s3, url: str, bucket: str) -
     for day in DAYS:
         adtech(env, "run", "--date", day.isoformat())
     return describe_published(url, no_ads=NO_ADS, silent=SILENT)
-
-
-def adtech(env: dict[str, str], *args: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "pipeline", *args], env=env, cwd=ROOT, capture_output=True, text=True
-    )
-    assert result.returncode == 0, f"adtech {' '.join(args)} failed:\n{result.stderr[-3000:]}"
 
 
 def settings_for(url: str, **overrides) -> Settings:

@@ -30,11 +30,11 @@ from tests.browser.support import (
     PUBLISHED_FIRST,
     ROOT,
     Site,
-    adtech,
     api_role_url,
     chromium_options,
     free_port,
 )
+from tests.cli import adtech
 from tests.databases import new_database
 
 

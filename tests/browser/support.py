@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -32,13 +30,6 @@ class Site:
         with psycopg2.connect(self.db_url) as conn, conn.cursor() as cur:
             cur.execute("select date from ops.published_days order by date")
             return [row[0] for row in cur.fetchall()]
-
-
-def adtech(env: dict[str, str], *args: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "pipeline", *args], env=env, cwd=ROOT, capture_output=True, text=True
-    )
-    assert result.returncode == 0, f"adtech {' '.join(args)} failed:\n{result.stderr[-3000:]}"
 
 
 def api_role_url(url: str) -> str:

@@ -11,7 +11,8 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 
 from tests.browser.overview_checks import assert_charts_cover, assert_numbers_equal_stats
-from tests.browser.support import DAYS, Site, adtech, screenshot
+from tests.browser.support import DAYS, Site, screenshot
+from tests.cli import adtech
 
 
 def test_a_day_published_while_the_page_is_open_shows_after_a_reload(

@@ -6,23 +6,17 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
-import sys
 from pathlib import Path
 
 from deploy.aws.stack import bundle_key, describe, stack_name
+from tests.cli import adtech
 from tests.deploy.conftest import deploy_to_moto, new_env_name
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def adtech(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline", "deploy", *args],
-        env={**os.environ, **env, "COLUMNS": "200"},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
+def deploy(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return adtech({**os.environ, **env, "COLUMNS": "200"}, "deploy", *args, check=False)
 
 
 def planted_secrets(aws, env_name: str) -> list[str]:
@@ -39,7 +33,7 @@ def planted_secrets(aws, env_name: str) -> list[str]:
 def test_first_deploy_plan(aws, aws_environ):
     env_name = new_env_name()
     values = planted_secrets(aws, env_name)
-    result = adtech(aws_environ, "up", "--env", env_name, "--version", "v1", "--dry-run")
+    result = deploy(aws_environ, "up", "--env", env_name, "--version", "v1", "--dry-run")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     lines = out.splitlines()
@@ -68,7 +62,7 @@ def test_update_plan_after_the_first_deploy(aws, aws_environ):
     s3.put_object(Bucket=deployed.outputs["BucketName"], Key=bundle_key("v2"), Body=b"bundle")
     before = s3.list_objects_v2(Bucket=deployed.outputs["BucketName"]).get("KeyCount")
 
-    result = adtech(
+    result = deploy(
         aws_environ, "up", "--env", env_name, "--version", "v2", "--public-api", "--dry-run"
     )
     assert result.returncode == 0, result.stderr
@@ -94,23 +88,23 @@ def test_update_plan_after_the_first_deploy(aws, aws_environ):
         assert value not in out + result.stderr
 
     # Without --api the service stays off.
-    no_api = adtech(
+    no_api = deploy(
         aws_environ, "up", "--env", env_name, "--version", "v2", "--no-api", "--dry-run"
     )
     assert no_api.returncode == 0 and "ApiEnabled=false" in no_api.stdout
 
 
 def test_down_dry_run(aws, aws_environ, deployed):
-    result = adtech(aws_environ, "down", "--env", deployed.env, "--dry-run")
+    result = deploy(aws_environ, "down", "--env", deployed.env, "--dry-run")
     assert result.returncode == 0, result.stderr
     assert f"turn off deletion protection of adtech-{deployed.env}" in result.stdout
     assert f"the bucket {deployed.outputs['BucketName']} and its data are kept" in result.stdout
     assert describe(aws("cloudformation"), deployed.stack).status == "CREATE_COMPLETE"
-    missing = adtech(aws_environ, "down", "--env", new_env_name(), "--dry-run")
+    missing = deploy(aws_environ, "down", "--env", new_env_name(), "--dry-run")
     assert missing.returncode == 0 and "nothing to do" in missing.stdout
 
 
 def test_bad_environment_name_is_refused(aws_environ):
-    result = adtech(aws_environ, "up", "--env", "Prod_1", "--version", "v1", "--dry-run")
+    result = deploy(aws_environ, "up", "--env", "Prod_1", "--version", "v1", "--dry-run")
     assert result.returncode != 0
     assert "--env must match" in result.stdout + result.stderr

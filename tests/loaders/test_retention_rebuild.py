@@ -6,25 +6,18 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import psycopg2
 from psycopg2 import sql
 
+from tests.cli import adtech
+
 ROOT = Path(__file__).resolve().parents[2]
 DAY = dt.date(2024, 11, 20)
 LATER = DAY + dt.timedelta(days=10)
 SOURCES = ("advertiser_ids", "product_views", "ads_views")
-
-
-def adtech(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "pipeline", *args], env=env, cwd=ROOT, capture_output=True, text=True
-    )
-    assert result.returncode == 0, f"adtech {' '.join(args)}:\n{result.stderr[-3000:]}"
-    return result.stdout
 
 
 def query(url: str, statement: sql.Composable | str, params: tuple = ()) -> list[tuple]:
@@ -88,7 +81,7 @@ def test_a_dropped_day_rebuilds_to_the_same_served_marts(stack, fresh_db, bucket
     loaded = raw_rows(fresh_db)
     assert all(loaded)
 
-    dry = adtech(env, "cleanup", "--dry-run", "--date", LATER.isoformat())
+    dry = adtech(env, "cleanup", "--dry-run", "--date", LATER.isoformat()).stdout
     assert "would drop" in dry and str(DAY) in dry
     assert raw_rows(fresh_db) == loaded  # the dry run changed nothing
 

@@ -11,14 +11,12 @@ rank, with the same scores and counts.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import psycopg2
 
 from bench import pandas_baseline
+from tests.cli import adtech
 
 ROOT = Path(__file__).resolve().parents[2]
 D1, D2 = dt.date(2024, 11, 20), dt.date(2024, 11, 21)
@@ -33,17 +31,6 @@ BASELINE = """
     select model, advertiser_id, rank, product_id, score, views, impressions, clicks
     from pandas_baseline.recommendations where date = %s
 """
-
-
-def adtech(*args: str) -> None:
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "pipeline", *args], env=env, cwd=ROOT, capture_output=True, text=True
-    )
-    assert result.returncode == 0, f"adtech {' '.join(args)}:\n{result.stderr[-3000:]}"
 
 
 def rows(url: str, sql: str, day: dt.date) -> list[tuple]:
@@ -84,6 +71,7 @@ def _some_view(s3, bucket: str, key: str) -> tuple[str, str]:
 
 def test_pandas_baseline_lists_equal_the_served_lists(stack, bucket, fresh_db, s3):
     adtech(
+        None,
         "generate", "--start", D1.isoformat(), "--days", "2", "--advertisers", "10",
         "--active", "6", "--churn", "0.5", "--products", "30", "--views-per-day", "3000",
         "--ad-events-per-day", "4000", "--click-rate", "0.1", "--gzip", "--crlf", "--seed", "11",
@@ -91,7 +79,7 @@ def test_pandas_baseline_lists_equal_the_served_lists(stack, bucket, fresh_db, s
     reshape_second_day(s3, bucket)
 
     for day in (D1, D2):
-        adtech("run", "--date", day.isoformat())
+        adtech(None, "run", "--date", day.isoformat())
         result = pandas_baseline.run(day)
         served = rows(fresh_db, SERVED, day)
         computed = rows(fresh_db, BASELINE, day)

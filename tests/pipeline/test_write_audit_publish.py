@@ -28,6 +28,7 @@ import pytest
 from api.main import create_app
 from devstack.postgres import LocalPostgres
 from tests.api.conftest import free_port, live_server, settings_for, wait_for
+from tests.cli import adtech
 
 ROOT = Path(__file__).resolve().parents[2]
 D1, D2, D3 = dt.date(2024, 11, 18), dt.date(2024, 11, 19), dt.date(2024, 11, 20)
@@ -56,15 +57,6 @@ def env(stack, own_postgres, bucket) -> dict[str, str]:
         "ADTECH_S3_BUCKET": bucket,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
-
-
-def adtech(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, "-m", "pipeline", *args], env=env, cwd=ROOT, capture_output=True, text=True
-    )
-    if check:
-        assert result.returncode == 0, f"adtech {' '.join(args)}:\n{result.stderr[-3000:]}"
-    return result
 
 
 def generate(env: dict[str, str], start: dt.date, days: int, events: int = 1500) -> None:

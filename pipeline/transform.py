@@ -43,10 +43,29 @@ def _invoke(*args: str):
     """dbt in-process, with the project and profile at the repository root."""
     from dbt.cli.main import dbtRunner
 
-    project_dir = str(get_settings().dbt_project_dir)
+    settings = get_settings()
+    project_dir = str(settings.dbt_project_dir)
     return dbtRunner().invoke(
-        [*args, "--project-dir", project_dir, "--profiles-dir", project_dir, "--quiet"]
+        [
+            *args,
+            "--project-dir",
+            project_dir,
+            "--profiles-dir",
+            project_dir,
+            "--quiet",
+            *target_args(settings.dbt_target),
+        ]
     )
+
+
+def target_args(target: str) -> list[str]:
+    """dbt's target, named explicitly (ADTECH_DBT_TARGET wins over DBT_TARGET). A target other
+    than `default` keeps its own target folder (target/<name>/): its manifest and partial-parse
+    state, never mixed with PostgreSQL's (pipeline/manifest.py reads the same folder)."""
+    if target == "default":
+        return ["--target", target]
+    path = get_settings().dbt_project_dir / "target" / target
+    return ["--target", target, "--target-path", str(path)]
 
 
 def dbt_build(run: RunContext, *selects: str) -> list[dict]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pipeline import publication, runs
 from pipeline.bootstrap import bootstrap
 from pipeline.runs import RunContext
+from pipeline.settings import get_settings
 
 SOURCES = ("advertiser_ids", "product_views", "ads_views")
 
@@ -42,6 +43,11 @@ DBT_STEPS: tuple[DbtStep, ...] = (
 
 
 def load(day: dt.date, source: str) -> dict:
+    if get_settings().dbt_target == "spark":
+        # Spark's raw partition of D; the bookkeeping stays in PostgreSQL (ops.load_manifest).
+        from pipeline.spark_load import load_source_on_spark
+
+        return load_source_on_spark(source, day)
     from loaders.load import load_source
 
     result = load_source(source, day)
@@ -107,6 +113,12 @@ def _measured(name: str, work: Callable[[], dict]) -> StepRecord:
 
 
 def export(run: RunContext) -> dict:
+    if get_settings().dbt_target == "spark":
+        # Spark writes the run's stage outputs; the serving marts land in PostgreSQL, same
+        # version, for publish (pipeline/spark_serving.py).
+        from pipeline.spark_serving import export_and_land
+
+        return export_and_land(run)
     from pipeline.export import export_day
 
     results = export_day(run)

@@ -38,10 +38,28 @@ def run(
     date: Annotated[
         dt.datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="Log day D to process.")
     ],
+    target: Annotated[
+        str | None,
+        typer.Option(
+            "--target",
+            help="dbt target that builds the models: default (PostgreSQL) or spark (the serving"
+            " marts are then copied into PostgreSQL). Default: $ADTECH_DBT_TARGET, $DBT_TARGET,"
+            " else default.",
+        ),
+    ] = None,
 ) -> None:
     """Run the DAG's steps for D in order, without a scheduler: load, dbt, export, publish."""
+    import os
+
+    from pipeline.settings import get_settings
     from pipeline.steps import run_day
 
+    if target is not None:
+        if target not in ("default", "spark"):
+            console.print(f"[red]--target {target}[/]: expected default or spark")
+            raise typer.Exit(2)
+        os.environ["ADTECH_DBT_TARGET"] = target  # for every step, dbt included
+        get_settings.cache_clear()
     day = date.date()
     try:
         with console.status(f"{day}: starting") as status:

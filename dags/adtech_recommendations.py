@@ -39,11 +39,16 @@ from cosmos.constants import InvocationMode, TestBehavior, TestIndirectSelection
 from pipeline import steps
 from pipeline.manifest import ensure_manifest
 from pipeline.runs import RunContext
+from pipeline.settings import dbt_target
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT = yaml.safe_load((REPO_ROOT / "dbt_project.yml").read_text())
 # Parsed by dbt first when missing or stale, so the DAG imports on a fresh checkout.
-MANIFEST = ensure_manifest(REPO_ROOT)
+# The dbt target, by configuration (ADTECH_DBT_TARGET, else DBT_TARGET): `default` builds on
+# PostgreSQL; `spark` builds over thrift and the export task lands the serving marts in
+# PostgreSQL (pipeline/spark_serving.py). Its manifest is parsed for that target.
+DBT_TARGET = dbt_target()
+MANIFEST = ensure_manifest(REPO_ROOT, DBT_TARGET)
 # The run's day and version, as `start` returned them; how dbt receives them is
 # pipeline.transform.dbt_env (environment variables: a new day keeps dbt's partial parsing).
 DBT_ENV = {
@@ -53,7 +58,7 @@ DBT_ENV = {
 
 PROFILE = ProfileConfig(
     profile_name=DBT_PROJECT["profile"],
-    target_name=os.environ.get("DBT_TARGET", "default"),
+    target_name=DBT_TARGET,
     profiles_yml_filepath=REPO_ROOT / "profiles.yml",
 )
 PROJECT = ProjectConfig(

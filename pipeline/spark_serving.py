@@ -58,6 +58,20 @@ class LandingError(RuntimeError):
     """The day's marts could not be copied into PostgreSQL whole: nothing landed."""
 
 
+class SparkQueryError(RuntimeError):
+    """A statement failed on Spark; the message is Spark's own, without the Java stack."""
+
+
+def spark_sql(cur, statement: str) -> None:
+    """Execute on Spark, turning PyHive's error (a whole thrift response) into one message."""
+    try:
+        cur.execute(statement)
+    except Exception as exc:
+        response = exc.args[0] if exc.args else None
+        message = getattr(getattr(response, "status", None), "errorMessage", None) or str(exc)
+        raise SparkQueryError(f"{message.splitlines()[0][:500]} (in: {statement[:300]})") from None
+
+
 @dataclass(frozen=True)
 class Written:
     """One relation written by Spark for the run."""
@@ -98,7 +112,7 @@ def write_statement(uri: str, select: str) -> str:
 
 
 def _spark_tables(cur, schema: str) -> list[str]:
-    cur.execute(f"show tables in {schema}")
+    spark_sql(cur, f"show tables in {schema}")
     # Rows: (namespace, tableName, isTemporary); dbt's scratch relations are not outputs.
     return sorted(
         name
@@ -108,7 +122,7 @@ def _spark_tables(cur, schema: str) -> list[str]:
 
 
 def _spark_columns(cur, relation: str) -> list[str]:
-    cur.execute(f"show columns in {relation}")
+    spark_sql(cur, f"show columns in {relation}")
     return [name for (name,) in cur.fetchall()]
 
 
@@ -180,16 +194,17 @@ def write_day(run: RunContext, serving: dict[str, list[str]]) -> list[Written]:
             columns = _spark_columns(cur, relation)
             where = f" where run_date = {day}" if "run_date" in columns else ""
             uri = f"{base}{relation}/"
-            cur.execute(write_statement(uri, f"select * from {relation}{where}"))
+            spark_sql(cur, write_statement(uri, f"select * from {relation}{where}"))
             written.append(Written(relation, uri))
         for table, columns in serving.items():
             relation = f"marts.{table}"
             where = f"date = {day} and version = {run.version}"
             uri = f"{base}{relation}/"
-            cur.execute(
-                write_statement(uri, f"select {', '.join(columns)} from {relation} where {where}")
+            run(
+                cur,
+                write_statement(uri, f"select {', '.join(columns)} from {relation} where {where}"),
             )
-            cur.execute(f"select count(*) from {relation} where {where}")
+            spark_sql(cur, f"select count(*) from {relation} where {where}")
             written.append(Written(relation, uri, cur.fetchone()[0]))
     return written
 

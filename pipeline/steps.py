@@ -86,13 +86,18 @@ def transform_all(run: RunContext) -> list[StepRecord]:
         failed = {_step_of(n, exc.nodes) for n in exc.nodes if n["status"] in ("error", "fail")}
         names = [step.name for step in DBT_STEPS if step.name in failed]
         raise DbtStepError(f"{', '.join(names) or 'dbt'}: {exc}", exc.nodes) from None
+    return [
+        (name, sum(n["seconds"] for n in members), {"nodes": members})
+        for name, members in nodes_by_step(nodes).items()
+    ]
+
+
+def nodes_by_step(nodes: list[dict]) -> dict[str, list[dict]]:
+    """dbt_build's node results by step, in DBT_STEPS order (the DAG's step tasks report these)."""
     by_step: dict[str, list[dict]] = {step.name: [] for step in DBT_STEPS}
     for node in nodes:
         by_step[_step_of(node, nodes)].append(node)
-    return [
-        (name, sum(n["seconds"] for n in members), {"nodes": members})
-        for name, members in by_step.items()
-    ]
+    return by_step
 
 
 def _step_of(node: dict, nodes: list[dict]) -> str:

@@ -60,12 +60,13 @@ def _invoke(*args: str):
 
 def target_args(target: str) -> list[str]:
     """dbt's target, named explicitly (ADTECH_DBT_TARGET wins over DBT_TARGET). A target other
-    than `default` keeps its own target folder (target/<name>/): its manifest and partial-parse
-    state, never mixed with PostgreSQL's (pipeline/manifest.py reads the same folder)."""
+    than `default` keeps its own target folder (<target path>/<name>/): its manifest and
+    partial-parse state, never mixed with PostgreSQL's (pipeline/manifest.py parses the DAG's
+    into target/<name>/)."""
     if target == "default":
         return ["--target", target]
-    path = get_settings().dbt_project_dir / "target" / target
-    return ["--target", target, "--target-path", str(path)]
+    base = os.environ.get("DBT_TARGET_PATH") or get_settings().dbt_project_dir / "target"
+    return ["--target", target, "--target-path", str(Path(base) / target)]
 
 
 def dbt_build(run: RunContext, *selects: str) -> list[dict]:

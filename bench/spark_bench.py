@@ -1,0 +1,235 @@
+"""The same days on both dbt targets (issue 12): PostgreSQL against Spark, from S3 to published.
+
+    .venv/bin/python -m bench.spark_bench [--sizes 2000000,10000000] [--nights 1]
+
+Starts a private local stack (PostgreSQL, moto's S3) and a local Spark Thrift Server
+(devstack/spark.py: local[2], 2 GB driver) in a temporary folder, writes every day up front with
+`adtech generate` (N ad events and N product views a day, as bench.night_bench counts them), then
+per size and night runs `adtech run --date D --target default` (database `bench_pg`) and
+`adtech run --date D --target spark` (database `bench_spark`: the marts are built on Spark and
+landed in PostgreSQL, then published) on the same day, alternating which goes first. A first,
+small day runs once on each target beforehand, uncounted: it creates the marts (the Spark one
+also PostgreSQL's, through `dbt run --empty`).
+
+Spark reads its raw days from a local `file://` copy of the bucket's objects (hadoop-aws, which
+`s3a://` needs, is not installable here); the PostgreSQL target reads them from the S3 endpoint.
+The copy is made before the night and not timed.
+
+Each figure: wall time, and CPU seconds of every process that worked on the day: `adtech run`
+itself (its rusage), the PostgreSQL server (the postmaster's own and reaped backends' CPU), the
+Spark JVM and the S3 endpoint (/proc deltas). Divided by the day's events (ad events + product
+views) they give the per-event costs docs/SCALING.md extrapolates from. The machine's 1-minute
+load average is printed with every figure (2 cores, shared). Nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import boto3
+import botocore.config
+import psycopg2
+
+from devstack import stack
+from devstack.spark import start_thrift_server
+from pipeline.settings import REPO_ROOT
+
+ADTECH = (sys.executable, "-m", "pipeline")
+FIRST_DAY = date(2025, 6, 1)
+TICKS = os.sysconf("SC_CLK_TCK")
+TARGETS = ("default", "spark")
+
+
+@dataclass(frozen=True)
+class Measure:
+    wall: float
+    cpu: dict[str, float]  # seconds per process group
+    load: float  # 1-minute load average just before the run
+
+    @property
+    def cpu_total(self) -> float:
+        return sum(self.cpu.values())
+
+
+def proc_cpu(pid: int, children: bool = False) -> float:
+    """A process's CPU seconds (user + system), with its reaped children's when asked."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # After the command: state is field 3; utime 14, stime 15, cutime 16, cstime 17 (1-based).
+    used = int(fields[11]) + int(fields[12])
+    if children:
+        used += int(fields[13]) + int(fields[14])
+    return used / TICKS
+
+
+def postmaster_pid(st: stack.Stack) -> int:
+    with psycopg2.connect(st.env["DATABASE_URL"]) as conn, conn.cursor() as cur:
+        cur.execute("select pg_postmaster_start_time(), pg_backend_pid()")
+        backend = cur.fetchone()[1]
+    return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def moto_pid(endpoint: str) -> int | None:
+    port = endpoint.rsplit(":", 1)[-1].strip("/")
+    found = subprocess.run(["pgrep", "-f", f"moto.server.*{port}"], capture_output=True, text=True)
+    pids = [int(p) for p in found.stdout.split()]
+    return pids[0] if pids else None
+
+
+def measure(
+    command: list[str], env: dict[str, str], servers: dict[str, tuple[int, bool]]
+) -> Measure:
+    load = os.getloadavg()[0]
+    before = {name: proc_cpu(pid, kids) for name, (pid, kids) in servers.items()}
+    with tempfile.TemporaryFile() as out:
+        started = time.perf_counter()
+        child = subprocess.Popen(command, env=env, cwd=REPO_ROOT, stdout=out, stderr=out)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - started
+        if os.waitstatus_to_exitcode(status) != 0:
+            out.seek(0)
+            sys.exit(f"{' '.join(command)} failed:\n{out.read().decode(errors='replace')[-4000:]}")
+    cpu = {"adtech run": usage.ru_utime + usage.ru_stime}
+    for name, (pid, kids) in servers.items():
+        cpu[name] = proc_cpu(pid, kids) - before[name]
+    return Measure(wall, cpu, load)
+
+
+def generate(env: dict[str, str], start: date, days: int, events: int) -> None:
+    started = time.perf_counter()
+    subprocess.run(
+        [*ADTECH, "generate", "--start", start.isoformat(), "--days", str(days), "--seed", "1",
+         "--views-per-day", str(events), "--ad-events-per-day", str(events)],
+        env=env, check=True, capture_output=True,
+    )  # fmt: skip
+    print(f"  generated {days} day(s) of {events:,} ad events + {events:,} views in "
+          f"{time.perf_counter() - started:.1f} s", flush=True)  # fmt: skip
+
+
+def copy_to_folder(s3, bucket: str, prefix: str, folder: Path) -> None:
+    """The bucket's raw objects, same keys, under `folder` (Spark's file:// root)."""
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            path = folder / obj["Key"]
+            if path.exists() and path.stat().st_size == obj["Size"]:
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(bucket, obj["Key"], str(path))
+
+
+def create_database(admin_url: str, name: str) -> str:
+    conn = psycopg2.connect(admin_url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'create database "{name}"')
+    conn.close()
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+def report(label: str, target: str, m: Measure, events: int) -> None:
+    cpu = ", ".join(f"{k} {v:.1f}" for k, v in m.cpu.items())
+    print(
+        f"  {label} {target:<7}: wall {m.wall:7.2f} s, CPU {m.cpu_total:7.2f} s ({cpu}); "
+        f"{m.wall / events * 1e6:.2f} us wall and {m.cpu_total / events * 1e6:.2f} us CPU per "
+        f"event; load {m.load:.1f}",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="2000000,10000000", help="ad events (= views) a day")
+    parser.add_argument("--nights", type=int, default=1, help="nights per size and target")
+    parser.add_argument("--targets", default="default,spark")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    targets = [t for t in args.targets.split(",") if t]
+
+    root = Path(tempfile.mkdtemp(prefix="adtech-spark-bench-"))
+    root.chmod(0o755)  # the PostgreSQL service user must reach its folder
+    for key in ("DATABASE_URL", "AWS_ENDPOINT_URL_S3", "ADTECH_S3_BUCKET", "ADTECH_S3_PREFIX"):
+        os.environ.pop(key, None)
+    st = stack.up(root, airflow_db=False)
+    os.environ.update(st.env)
+    spark = start_thrift_server(root / "spark") if "spark" in targets else None
+    try:
+        print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()}", flush=True)
+        if spark:
+            print(f"Spark Thrift Server up in {spark.started_in:.1f} s", flush=True)
+        raw = root / "raw-copy"
+        base = {
+            **os.environ,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "DBT_TARGET_PATH": str(root / "target"),
+            "DBT_LOG_PATH": str(root / "dbt-logs"),
+        }
+        envs = {
+            "default": {
+                **base,
+                "DATABASE_URL": create_database(st.env["DATABASE_URL"], "bench_pg"),
+            },
+            "spark": {
+                **base,
+                **(spark.env if spark else {}),
+                "DATABASE_URL": create_database(st.env["DATABASE_URL"], "bench_spark"),
+                "ADTECH_SPARK_RAW_ROOT": raw.as_uri() + "/raw/",
+                "ADTECH_SPARK_EXPORT_ROOT": (root / "spark-exports").as_uri() + "/",
+            },
+        }
+        servers = {"postgres": (postmaster_pid(st), True)}
+        if spark:
+            servers["spark"] = (spark.process.pid, True)
+        if pid := moto_pid(st.env["AWS_ENDPOINT_URL_S3"]):
+            servers["s3"] = (pid, False)
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=st.env["AWS_ENDPOINT_URL_S3"],
+            config=botocore.config.Config(s3={"addressing_style": "path"}),
+        )
+        bucket = st.env["ADTECH_S3_BUCKET"]
+
+        warm = FIRST_DAY - timedelta(days=1)
+        generate(base, warm, 1, 20_000)
+        copy_to_folder(s3, bucket, "raw/", raw)
+        for target in targets:
+            m = measure([*ADTECH, "run", "--date", warm.isoformat(), "--target", target],
+                        envs[target], servers)  # fmt: skip
+            report("warm-up (20k, creates the marts)", target, m, 40_000)
+
+        start = FIRST_DAY
+        results: dict[tuple[int, str], list[Measure]] = {}
+        for size in sizes:
+            print(f"\n{size:,} ad events + {size:,} product views a day", flush=True)
+            days = [start + timedelta(days=i) for i in range(args.nights)]
+            generate(base, days[0], len(days), size)
+            copy_to_folder(s3, bucket, "raw/", raw)
+            for i, day in enumerate(days):
+                order = targets if i % 2 == 0 else targets[::-1]
+                for target in order:
+                    m = measure([*ADTECH, "run", "--date", day.isoformat(), "--target", target],
+                                envs[target], servers)  # fmt: skip
+                    results.setdefault((size, target), []).append(m)
+                    report(str(day), target, m, 2 * size)
+            start += timedelta(days=len(days))
+        print("\nbest night per size and target:", flush=True)
+        for (size, target), runs in results.items():
+            best = min(runs, key=lambda m: m.wall)
+            report(f"{size:>10,}", target, best, 2 * size)
+    finally:
+        if spark:
+            spark.stop()
+        stack.destroy(root)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -52,6 +52,8 @@ CSV_OPTIONS = {
 }
 # The stage outputs exported besides the serving marts: FiltrarDatos's intermediate tables.
 INTERMEDIATE_SCHEMA = "intermediate"
+# dbt selector of the views among the marts (recommendation_changes).
+SERVING_VIEWS = "config.materialized:view,config.schema:marts"
 
 
 class LandingError(RuntimeError):
@@ -158,27 +160,49 @@ def ensure_serving_tables(run: RunContext, spark_marts: list[str]) -> None:
         from loaders.schema import ensure_schema
 
         ensure_schema(conn)  # the raw tables the staging views select from
-    from dbt.cli.main import dbtRunner
-
     from pipeline.transform import dbt_env
 
-    project = str(get_settings().dbt_project_dir)
     saved = {k: os.environ.get(k) for k in dbt_env(run)}
     os.environ.update(dbt_env(run))
     try:
-        result = dbtRunner().invoke(
-            ["run", "--empty", "--target", "default", "--project-dir", project,
-             "--profiles-dir", project, "--target-path", str(Path(project) / "target"), "--quiet"]
-        )  # fmt: skip
+        # Views over the marts (ref(...) as alias) do not compile under --empty, and creating a
+        # view reads no data anyway: they come second, built plainly.
+        _dbt("run", "--empty", "--exclude", SERVING_VIEWS)
+        _dbt("run", "--select", SERVING_VIEWS)
     finally:
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def _dbt(*args: str) -> None:
+    """dbt on the default (PostgreSQL) target, in-process."""
+    from dbt.cli.main import dbtRunner
+
+    project = str(get_settings().dbt_project_dir)
+    result = dbtRunner().invoke(
+        [
+            *args,
+            "--target",
+            "default",
+            "--project-dir",
+            project,
+            "--profiles-dir",
+            project,
+            "--quiet",
+        ]
+    )
     if not result.success:
+        failed = [
+            f"{r.node.name}: {(r.message or '').splitlines()[0] if r.message else r.status}"
+            for r in getattr(result.result, "results", None) or []
+            if str(r.status) in ("error", "fail")
+        ]
         raise LandingError(
-            f"creating PostgreSQL's marts (dbt run --empty) failed: {result.exception}"
+            f"creating PostgreSQL's marts (dbt {' '.join(args)}) failed: "
+            + ("; ".join(failed) or str(result.exception))
         )
 
 
@@ -200,10 +224,8 @@ def write_day(run: RunContext, serving: dict[str, list[str]]) -> list[Written]:
             relation = f"marts.{table}"
             where = f"date = {day} and version = {run.version}"
             uri = f"{base}{relation}/"
-            run(
-                cur,
-                write_statement(uri, f"select {', '.join(columns)} from {relation} where {where}"),
-            )
+            select = f"select {', '.join(columns)} from {relation} where {where}"
+            spark_sql(cur, write_statement(uri, select))
             spark_sql(cur, f"select count(*) from {relation} where {where}")
             written.append(Written(relation, uri, cur.fetchone()[0]))
     return written

@@ -1,0 +1,123 @@
+"""The load step on the spark target: the day's files into Spark's raw partition, the bookkeeping
+into PostgreSQL.
+
+Spark reads the S3 layout itself (`dbt run-operation load_raw_day`, dbt_project/macros/
+load_raw_day.sql: the loaders' rules, rejects kept with their reason, the reject ceiling, the
+active-list fallback) and records each file in its own ops.load_manifest / ops.rejected_rows.
+This module then mirrors the source-day's rows of those two tables into PostgreSQL's, in one
+transaction replacing the source-day's earlier rows, so ops.load_manifest (rows_loaded,
+rows_rejected) and ops.rejected_rows answer the same questions on both targets. PostgreSQL
+numbers the objects itself (object_id): Spark's ids are hashes of the keys and could collide
+with ids PostgreSQL's loaders gave; Spark's own tables keep the lineage of its raw rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import threading
+
+import psycopg2
+from psycopg2.extras import execute_values
+
+from loaders.partitions import day_lock
+from loaders.schema import ensure_schema
+from pipeline.settings import get_settings
+from pipeline.spark_serving import spark_cursor, spark_sql
+
+# dbt in-process is one invocation at a time (global flags and adapters): the three loads of
+# `adtech run` take turns here; the DAG's load tasks are separate processes.
+_DBT = threading.Lock()
+
+
+class SparkLoadError(RuntimeError):
+    """The source-day did not load on Spark (missing day, bad header, too many rejects...)."""
+
+
+def run_load_macro(source: str, day: dt.date) -> None:
+    from dbt.cli.main import dbtRunner
+
+    from pipeline.transform import target_args
+
+    settings = get_settings()
+    project = str(settings.dbt_project_dir)
+    args = json.dumps({"source": source, "date": day.isoformat()})
+    errors: list[str] = []
+
+    def collect(event) -> None:  # dbt's own error message, for a one-line failure
+        if event.info.level == "error" and event.info.msg:
+            errors.append(str(event.info.msg))
+
+    with _DBT:
+        result = dbtRunner(callbacks=[collect]).invoke(
+            ["run-operation", "load_raw_day", "--args", args, "--project-dir", project,
+             "--profiles-dir", project, "--quiet", *target_args("spark")]
+        )  # fmt: skip
+    if not result.success:
+        reason = " ".join(
+            line.strip()
+            for line in "\n".join(errors or [str(result.exception)]).splitlines()
+            if line.strip() and not line.strip().startswith("at ")
+        )
+        raise SparkLoadError(f"{source} {day}: load_raw_day failed: {reason[:600]}")
+
+
+def mirror_bookkeeping(source: str, day: dt.date) -> tuple[int, int]:
+    """Spark's ops rows of the source-day into PostgreSQL's; returns (rows loaded, rejected)."""
+    where = f"date = date'{day.isoformat()}' and source = '{source}'"
+    with spark_cursor() as cur:
+        spark_sql(
+            cur,
+            "select s3_key, etag, size_bytes, rows_loaded, rows_rejected, load_id, started_at,"
+            f" finished_at from ops.load_manifest where {where} order by s3_key",
+        )
+        files = cur.fetchall()
+        spark_sql(
+            cur,
+            "select s3_key, line_number, line, reason, load_id from ops.rejected_rows"
+            f" where {where} order by s3_key, line_number",
+        )
+        rejects = cur.fetchall()
+    if not files:
+        raise SparkLoadError(f"{source} {day}: Spark's ops.load_manifest has no file for the day")
+    url = get_settings().database_url
+    with contextlib.closing(psycopg2.connect(url)) as conn:
+        ensure_schema(conn)  # the loaders' ops tables, on a brand-new database
+        with conn, conn.cursor() as cur:
+            _replace_rows(cur, source, day, files, rejects)
+    return sum(f[3] for f in files), sum(f[4] for f in files)
+
+
+def _replace_rows(cur, source: str, day: dt.date, files: list, rejects: list) -> None:
+    # The loaders' lock of this source-day: a PostgreSQL load of it waits, as does retention.
+    day_lock(cur, source, day)
+    for table in ("ops.rejected_rows", "ops.load_manifest"):
+        cur.execute(f"delete from {table} where date = %s and source = %s", (day, source))
+    ids = dict(
+        execute_values(
+            cur,
+            "insert into ops.load_manifest (date, source, s3_key, etag, size_bytes,"
+            " rows_loaded, rows_rejected, load_id, started_at, finished_at)"
+            " values %s returning s3_key, object_id",
+            [(day, source, *row) for row in files],
+            template="(%s, %s, %s, %s, %s, %s, %s, %s, %s::timestamp at time zone 'UTC',"
+            " %s::timestamp at time zone 'UTC')",
+            fetch=True,
+        )
+    )
+    execute_values(
+        cur,
+        "insert into ops.rejected_rows (date, source, s3_key, line_number, line, reason,"
+        " load_id, object_id) values %s",
+        [(day, source, key, n, line, reason, load, ids.get(key))
+         for key, n, line, reason, load in rejects],
+        page_size=5000,
+    )  # fmt: skip
+
+
+def load_source_on_spark(source: str, day: dt.date) -> dict:
+    """The load step of one source on the spark target (pipeline/steps.py `load`)."""
+    run_load_macro(source, day)
+    loaded, rejected = mirror_bookkeeping(source, day)
+    return {"source": source, "rows_loaded": loaded, "rows_rejected": rejected}

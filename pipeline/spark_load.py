@@ -16,7 +16,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import threading
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import psycopg2
 from psycopg2.extras import execute_values
@@ -26,39 +29,33 @@ from loaders.schema import ensure_schema
 from pipeline.settings import get_settings
 from pipeline.spark_serving import spark_cursor, spark_sql
 
-# dbt in-process is one invocation at a time (global flags and adapters): the three loads of
-# `adtech run` take turns here; the DAG's load tasks are separate processes.
-_DBT = threading.Lock()
-
 
 class SparkLoadError(RuntimeError):
     """The source-day did not load on Spark (missing day, bad header, too many rejects...)."""
 
 
 def run_load_macro(source: str, day: dt.date) -> None:
-    from dbt.cli.main import dbtRunner
-
+    """`dbt run-operation load_raw_day` in a process of its own: the three loads run at once,
+    beside `adtech run`'s own dbt parse (dbt in-process is one invocation at a time). Each
+    source keeps its own target folder, so partial parsing serves it night after night."""
+    from pipeline.manifest import DBT
     from pipeline.transform import target_args
 
-    settings = get_settings()
-    project = str(settings.dbt_project_dir)
+    project = str(get_settings().dbt_project_dir)
+    target = target_args("spark")
+    target[-1] = str(Path(target[-1]) / f"load-{source}")  # --target-path <spark's>/load-<source>
     args = json.dumps({"source": source, "date": day.isoformat()})
-    errors: list[str] = []
-
-    def collect(event) -> None:  # dbt's own error message, for a one-line failure
-        if event.info.level == "error" and event.info.msg:
-            errors.append(str(event.info.msg))
-
-    with _DBT:
-        result = dbtRunner(callbacks=[collect]).invoke(
-            ["run-operation", "load_raw_day", "--args", args, "--project-dir", project,
-             "--profiles-dir", project, "--quiet", *target_args("spark")]
-        )  # fmt: skip
-    if not result.success:
+    result = subprocess.run(
+        [sys.executable, "-c", DBT, "run-operation", "load_raw_day", "--args", args,
+         "--project-dir", project, "--profiles-dir", project, "--no-write-json", *target],
+        cwd=project, env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+        capture_output=True, text=True,
+    )  # fmt: skip
+    if result.returncode != 0:
+        lines = (result.stdout + result.stderr).splitlines()
+        start = next((i for i, line in enumerate(lines) if "rror" in line), 0)
         reason = " ".join(
-            line.strip()
-            for line in "\n".join(errors or [str(result.exception)]).splitlines()
-            if line.strip() and not line.strip().startswith("at ")
+            line.strip() for line in lines[start:] if line.strip() and "\tat " not in line
         )
         raise SparkLoadError(f"{source} {day}: load_raw_day failed: {reason[:600]}")
 

@@ -6,87 +6,35 @@ new version of D's marts; every other task, Python and dbt alike, reads both fro
 a run never works on two days. The steps and their order come from `pipeline.steps`, the same list
 `adtech run` walks:
 
-    start -> load_{advertiser_ids,product_views,ads_views} -> FiltrarDatos -> TopCTR, TopProduct
-          -> DBWriting -> export -> publish -> cleanup  (record_failure runs if anything failed)
+    start -> load_{advertiser_ids,product_views,ads_views} -> dbt_build -> FiltrarDatos
+          -> TopCTR, TopProduct -> DBWriting -> export -> publish -> cleanup
+          (record_failure runs if anything failed)
 
-The dbt steps are Cosmos task groups rendered from dbt's manifest (no database needed to parse):
-one task per model running `dbt build` on it (the model, then its unit and data tests), so a
-failing test fails that model's task and stops the day before `publish`. The new version is
-built beside the served one (write-audit-publish): until `publish` switches to it, and forever if
-the run fails, the API answers D exactly as before.
+The dbt steps run as ONE `dbt build` (task `dbt_build`, the same call `adtech run` makes:
+pipeline.transform.dbt_build, dbt's start-up paid once a run, not once per model), then one task
+per statement step reports that step's models and tests: a failing model or test fails its
+step's task (FiltrarDatos, TopCTR, TopProduct or DBWriting), the later steps are upstream_failed,
+and the day stops before `publish`. The run's day and version reach dbt as environment variables
+(pipeline.transform.dbt_env), so a new day keeps dbt's partial parsing; the dbt target is
+pipeline.transform's too (ADTECH_DBT_TARGET, else DBT_TARGET). The new version is built
+beside the served one (write-audit-publish): until `publish` switches to it, and forever if the
+run fails, the API answers D exactly as before.
 """
 
 from __future__ import annotations
 
 import os
 from datetime import date, timedelta
-from pathlib import Path
 
 import pendulum
-import yaml
 from airflow.sdk import DAG, Param, get_current_context, task
 from airflow.timetables.interval import CronDataIntervalTimetable
-from cosmos import (
-    DbtTaskGroup,
-    ExecutionConfig,
-    LoadMode,
-    ProfileConfig,
-    ProjectConfig,
-    RenderConfig,
-)
-from cosmos.constants import InvocationMode, TestBehavior, TestIndirectSelection
 
 from pipeline import steps
-from pipeline.manifest import ensure_manifest
 from pipeline.runs import RunContext
-from pipeline.settings import dbt_target
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DBT_PROJECT = yaml.safe_load((REPO_ROOT / "dbt_project.yml").read_text())
-# Parsed by dbt first when missing or stale, so the DAG imports on a fresh checkout.
-# The dbt target, by configuration (ADTECH_DBT_TARGET, else DBT_TARGET): `default` builds on
-# PostgreSQL; `spark` builds over thrift and the export task lands the serving marts in
-# PostgreSQL (pipeline/spark_serving.py). Its manifest is parsed for that target.
-DBT_TARGET = dbt_target()
-MANIFEST = ensure_manifest(REPO_ROOT, DBT_TARGET)
-# The run's day and version, as `start` returned them; how dbt receives them is
-# pipeline.transform.dbt_env (environment variables: a new day keeps dbt's partial parsing).
-DBT_ENV = {
-    "ADTECH_RUN_DATE": "{{ ti.xcom_pull(task_ids='start')['day'] }}",
-    "ADTECH_BUILD_VERSION": "{{ ti.xcom_pull(task_ids='start')['version'] }}",
-}
-
-PROFILE = ProfileConfig(
-    profile_name=DBT_PROJECT["profile"],
-    target_name=DBT_TARGET,
-    profiles_yml_filepath=REPO_ROOT / "profiles.yml",
-)
-PROJECT = ProjectConfig(
-    dbt_project_path=REPO_ROOT,
-    models_relative_path=DBT_PROJECT["model-paths"][0],
-    seeds_relative_path=DBT_PROJECT["seed-paths"][0],
-    snapshots_relative_path=DBT_PROJECT["snapshot-paths"][0],
-    manifest_path=MANIFEST,
-    install_dbt_deps=False,
-)
-# buildable: a model's tests include those on its ancestors (relationships), but never a test on
-# a model of a later step, which does not exist yet.
-EXECUTION = ExecutionConfig(
-    invocation_mode=InvocationMode.DBT_RUNNER,
-    test_indirect_selection=TestIndirectSelection.BUILDABLE,
-)
-
-
-def _render(select: str) -> RenderConfig:
-    # BUILD: one dbt invocation per model instead of a run task and a test task (each invocation
-    # costs dbt's start-up; docs/BENCHMARKS.md, orchestration).
-    # Ephemeral models are inlined where they are used: no task of their own.
-    return RenderConfig(
-        load_method=LoadMode.DBT_MANIFEST,
-        select=[select],
-        exclude=["config.materialized:ephemeral"],
-        test_behavior=TestBehavior.BUILD,
-    )
+# dbt's statuses of a node that passed; any other fails its step's task.
+PASSED = ("success", "pass", "warn")
 
 
 def _date(name: str, default: str | None) -> pendulum.DateTime | None:
@@ -119,6 +67,45 @@ def start() -> dict:
 def load(source: str) -> dict:
     """S3 -> raw for one source of D (the loaders' code, idempotent per day)."""
     return steps.load(_run().day, source)
+
+
+@task
+def dbt_build() -> dict:
+    """Every dbt step for the run in ONE `dbt build` (models, unit and data tests), as `adtech
+    run` does; its nodes' results, by step, for the step tasks. Fails itself only when dbt could
+    not run at all (no node result, e.g. no database): a failing model or test is reported by its
+    step's task, in its place."""
+    from pipeline.transform import DbtStepError
+    from pipeline.transform import dbt_build as build
+
+    run = _run()
+    try:
+        nodes = build(run, *(step.select for step in steps.DBT_STEPS))
+    except DbtStepError as exc:
+        if not exc.nodes:
+            raise
+        nodes = exc.nodes
+    return {"steps": steps.nodes_by_step(nodes)}
+
+
+@task(retries=0)  # it reads dbt_build's results: a retry cannot change them (clear dbt_build)
+def report_step(name: str) -> dict:
+    """One statement step: its models' and tests' results from dbt_build; fails if any of them
+    failed, errored or was skipped (a failed test stops everything after it)."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from pipeline import runs
+
+    run = _run()
+    nodes = get_current_context()["ti"].xcom_pull(task_ids="dbt_build")["steps"][name]
+    for node in nodes:
+        print(f"{name}: {node['unique_id']} {node['status']} in {node['seconds']:.2f} s")
+    seconds = sum(node["seconds"] for node in nodes)
+    runs.record_step(run.run_id, name, seconds, {"nodes": nodes})
+    failed = [f"{n['node']} ({n['status']})" for n in nodes if n["status"] not in PASSED]
+    if failed or not nodes:
+        raise AirflowFailException(f"{name} failed: {', '.join(failed) or 'no dbt node ran'}")
+    return {"nodes": len(nodes), "seconds": round(seconds, 3)}
 
 
 @task
@@ -179,27 +166,19 @@ with DAG(
 ) as dag:
     started = start()
     loads = [load.override(task_id=f"load_{source}")(source=source) for source in steps.SOURCES]
-    groups = {
-        step.name: DbtTaskGroup(
-            group_id=step.name,
-            project_config=PROJECT,
-            profile_config=PROFILE,
-            render_config=_render(step.select),
-            execution_config=EXECUTION,
-            operator_args={"env": DBT_ENV, "install_deps": False},
-        )
+    built = dbt_build()
+    reports = {
+        step.name: report_step.override(task_id=step.name)(name=step.name)
         for step in steps.DBT_STEPS
     }
     for step in steps.DBT_STEPS:
         for upstream in step.upstream:
-            groups[upstream] >> groups[step.name]
-    first = [groups[s.name] for s in steps.DBT_STEPS if not s.upstream]
-    last = groups[steps.DBT_STEPS[-1].name]
+            reports[upstream] >> reports[step.name]
+    first = [reports[s.name] for s in steps.DBT_STEPS if not s.upstream]
+    last = reports[steps.DBT_STEPS[-1].name]
     exported = export()
     published = publish()
     cleaned = cleanup()
-    started >> loads
-    for group in first:
-        loads >> group
+    started >> loads >> built >> first
     last >> exported >> published >> cleaned
-    [started, *loads, *groups.values(), exported, published, cleaned] >> record_failure()
+    [started, *loads, built, *reports.values(), exported, published, cleaned] >> record_failure()

@@ -1,5 +1,5 @@
 """The day's steps, defined once, in order. `adtech run` walks them here; the Airflow DAG renders
-the same list as tasks (the dbt steps as Cosmos task groups named after the assignment's steps).
+the same list as tasks (one `dbt build` for the dbt steps, then a task per step reporting it).
 
     load (3 sources, parallel in Airflow) -> FiltrarDatos -> TopCTR, TopProduct -> DBWriting
         -> export -> publish -> cleanup

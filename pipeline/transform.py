@@ -1,4 +1,4 @@
-"""Run one dbt step (`dbt build --select ...`) for a run, in-process, as Cosmos does in the DAG."""
+"""Run the dbt steps (`dbt build --select ...`) for a run, in-process: `adtech run` and the DAG."""
 
 from __future__ import annotations
 

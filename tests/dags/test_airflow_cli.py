@@ -132,14 +132,21 @@ def test_tasks_test_reruns_one_task_of_the_run(checkout: Path) -> None:
 
 
 def test_backfill_create_is_accepted(checkout: Path) -> None:
-    """Runs queued for dates that have none yet (a scheduler would then run them)."""
+    """Runs queued for dates that have none yet (a scheduler would then run them), one day at a
+    time as the README's command asks (a backfill's own default is 10 runs at once)."""
     days = [D + dt.timedelta(days=1), D + dt.timedelta(days=2)]
     created = shell(
         checkout,
         LOADED + f"airflow backfill create --dag-id {DAG_ID} --from-date {days[0]}"
-        f" --to-date {days[1]}",
+        f" --to-date {days[1]} --max-active-runs 1",
     )
     assert created.returncode == 0, created.stderr[-3000:]
+    limits = _query(
+        _metadata_url(_settings(checkout)),
+        "select max_active_runs from backfill where dag_id = %s",
+        DAG_ID,
+    )
+    assert limits == [(1,)]
     runs = _query(
         _metadata_url(_settings(checkout)),
         "select logical_date::date from dag_run where dag_id = %s and run_type = 'backfill'"

@@ -218,8 +218,14 @@ def test_a_day_failing_a_dbt_test_is_not_published(env, two_days) -> None:
     assert {states[f"load_{s}"] for s in ("advertiser_ids", "product_views", "ads_views")} == {
         "success"
     }
-    assert states["DBWriting.recommendations_model_build"] == "failed"
-    assert states["publish"] == "upstream_failed"
+    # One dbt build ran every step; the failing test fails its step's task, in its place: the
+    # steps before it passed, nothing after it ran.
+    assert states["dbt_build"] == "success"
+    assert {states[s] for s in ("FiltrarDatos", "TopCTR", "TopProduct")} == {"success"}
+    assert states["DBWriting"] == "failed"
+    output = result.stdout + result.stderr
+    assert "DBWriting failed:" in output and "assert_run_date_has_recommendations (fail)" in output
+    assert states["export"] == states["publish"] == "upstream_failed"
     assert states["record_failure"] == "failed"
     assert _published(env) == [D1, D2]
     assert _query(env, "select status from ops.pipeline_runs where date = %s", D3) == [("failed",)]
@@ -245,7 +251,7 @@ def test_a_published_day_failing_its_rerun_stays_served_unchanged(env, s3) -> No
     _only_inactive_events(s3, env["ADTECH_S3_BUCKET"], D1)
     result = _run(env, D1)
     assert result.returncode != 0
-    assert _task_states(env, D1)["DBWriting.recommendations_model_build"] == "failed"
+    assert _task_states(env, D1)["DBWriting"] == "failed"
     assert _published(env) == [D1, D2]
     assert _query(env, "select * from ops.published_days where date = %s", D1) == publication
     assert _query(env, SERVED, D1) == served

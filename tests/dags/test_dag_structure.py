@@ -44,85 +44,83 @@ def test_schedule_has_a_one_day_interval_starting_at_the_log_day(dag) -> None:
 
 
 def test_tasks_and_their_order(dag) -> None:
-    ids = set(dag.task_ids)
+    from pipeline.steps import DBT_STEPS
+
     loads = {"load_advertiser_ids", "load_product_views", "load_ads_views"}
-    assert loads | {"start", "export", "publish", "cleanup", "record_failure"} <= ids
-    # The assignment's steps are visible as task groups.
-    for group in ("FiltrarDatos", "TopCTR", "TopProduct", "DBWriting"):
-        assert any(t.startswith(f"{group}.") for t in ids), group
+    steps = {"FiltrarDatos", "TopCTR", "TopProduct", "DBWriting"}
+    others = {"start", "dbt_build", "export", "publish", "cleanup", "record_failure"}
+    # The assignment's steps are tasks of their own, named after them, and nothing else runs.
+    assert set(dag.task_ids) == loads | steps | others
+    assert [s.name for s in DBT_STEPS] == ["FiltrarDatos", "TopCTR", "TopProduct", "DBWriting"]
     for load in loads:
         assert _upstream(dag, load) == {"start"}
-    filtrar_roots = [t for t in dag.task_group_dict["FiltrarDatos"].get_roots()]
-    assert filtrar_roots and all(loads <= set(t.upstream_task_ids) for t in filtrar_roots)
-    for group in ("TopCTR", "TopProduct"):
-        for root in dag.task_group_dict[group].get_roots():
-            assert any(u.startswith("FiltrarDatos.") for u in root.upstream_task_ids), root
-    for root in dag.task_group_dict["DBWriting"].get_roots():
-        ups = root.upstream_task_ids
-        assert any(u.startswith("TopCTR.") for u in ups) and any(
-            u.startswith("TopProduct.") for u in ups
-        )
-    assert all(u.startswith("DBWriting.") for u in _upstream(dag, "export"))
+    assert _upstream(dag, "dbt_build") == loads
+    assert _upstream(dag, "FiltrarDatos") == {"dbt_build"}
+    assert _upstream(dag, "TopCTR") == _upstream(dag, "TopProduct") == {"FiltrarDatos"}
+    assert _upstream(dag, "DBWriting") == {"TopCTR", "TopProduct"}
+    assert _upstream(dag, "export") == {"DBWriting"}
     assert _upstream(dag, "publish") == {"export"}
     assert _upstream(dag, "cleanup") == {"publish"}
     assert dag.get_task("record_failure").trigger_rule == "one_failed"
+    assert _upstream(dag, "record_failure") == set(dag.task_ids) - {"record_failure"}
     assert [t.task_id for t in dag.leaves] == ["record_failure"]
 
 
-def _dbt_tasks(dag) -> list:
-    return [t for t in dag.tasks if t.task_id.endswith("_model_build")]
+def test_the_step_tasks_follow_the_one_list_of_steps(dag) -> None:
+    """`adtech run` and the DAG walk pipeline.steps.DBT_STEPS: each step's upstream steps are
+    its task's upstream tasks, and a step's task never retries (it reports dbt_build's results,
+    which a retry cannot change)."""
+    from pipeline.steps import DBT_STEPS
+
+    for step in DBT_STEPS:
+        task = dag.get_task(step.name)
+        assert _upstream(dag, step.name) == (set(step.upstream) or {"dbt_build"})
+        assert task.op_kwargs == {"name": step.name}
+        assert task.retries == 0
 
 
-def test_each_model_is_one_dbt_build_with_its_tests(dag) -> None:
-    from cosmos.operators.local import DbtBuildLocalOperator
+def test_every_dbt_node_runs_in_the_one_build_and_belongs_to_a_step(dbt_manifest) -> None:
+    """dbt_build selects the four steps' tags with buildable indirect selection: every model of
+    the project is in some step (or ephemeral, inlined), and every data or unit test has all its
+    models in the selection, so no test silently never runs. Each node is reported by a step."""
+    from pipeline.steps import DBT_STEPS, nodes_by_step
 
-    tasks = _dbt_tasks(dag)
-    ids = {t.task_id for t in tasks}
-    assert {"TopCTR.top_ctr_model_build", "TopProduct.top_product_model_build"} <= ids
-    # No separate test tasks: a model's tests run inside its `dbt build`, before anything
-    # downstream of the model starts.
-    assert not [t for t in dag.task_ids if t.endswith("_test") or t.endswith(".test")]
-    for task in tasks:
-        assert isinstance(task, DbtBuildLocalOperator), task.task_id
-        assert task.indirect_selection == "buildable", task.task_id
-
-
-def test_every_data_test_runs_in_some_model_task(dag, dbt_manifest) -> None:
-    """dbt's buildable selection runs a test with model M only when every other parent of the
-    test is an ancestor of M: a test across two sibling models would silently never run."""
     manifest = json.loads(Path(dbt_manifest).read_text())
-    parents = manifest["parent_map"]
-    built = {t.select.removeprefix("fqn:") for t in _dbt_tasks(dag)}
-
-    def ancestors(node: str) -> set[str]:
-        seen: set[str] = set()
-        todo = list(parents[node])
-        while todo:
-            if (up := todo.pop()) not in seen:
-                seen.add(up)
-                todo.extend(parents.get(up, []))
-        return seen
-
+    tags = {step.select.removeprefix("tag:") for step in DBT_STEPS}
+    nodes = {**manifest["nodes"], **manifest.get("unit_tests", {})}
+    models = {
+        uid: node
+        for uid, node in nodes.items()
+        if node["resource_type"] == "model" and node["config"]["materialized"] != "ephemeral"
+    }
+    assert models
+    untagged = [uid for uid, node in models.items() if not tags & set(node["tags"])]
+    assert untagged == []
+    selected = {
+        uid
+        for uid, node in nodes.items()
+        if node["resource_type"] == "model" and tags & set(node["tags"])
+    }
     orphans = []
-    for test_id, node in manifest["nodes"].items():
-        if node["resource_type"] != "test":
+    results = []
+    for uid, node in nodes.items():
+        if node["resource_type"] not in ("test", "unit_test"):
             continue
-        models = [p for p in parents[test_id] if p.startswith("model.")]
-        if not any(
-            ".".join(manifest["nodes"][m]["fqn"]) in built and set(models) <= {m} | ancestors(m)
-            for m in models
-        ):
-            orphans.append(test_id)
+        parents = [p for p in node["depends_on"]["nodes"] if p.startswith("model.")]
+        if not set(parents) <= selected:
+            orphans.append(uid)
+        results.append({"unique_id": uid, "parents": parents, "tags": node.get("tags", [])})
     assert orphans == []
+    results += [{"unique_id": uid, "parents": [], "tags": n["tags"]} for uid, n in models.items()]
+    by_step = nodes_by_step(results)
+    assert sum(len(v) for v in by_step.values()) == len(results)
+    assert all(by_step[step.name] for step in DBT_STEPS)
+    assert "model.adtech_recs.recommendations" in {n["unique_id"] for n in by_step["DBWriting"]}
 
 
-def test_every_task_takes_the_day_from_start(dag) -> None:
-    """dbt tasks get D and the version from start's XCom (environment, no --vars: a new day must
-    not force dbt to parse the whole project again); Python tasks read the same XCom."""
-    for task in dag.tasks:
-        if task.task_id.endswith("_model_build"):
-            assert task.env == {
-                "ADTECH_RUN_DATE": "{{ ti.xcom_pull(task_ids='start')['day'] }}",
-                "ADTECH_BUILD_VERSION": "{{ ti.xcom_pull(task_ids='start')['version'] }}",
-            }
-            assert not task.vars
+def test_no_task_renders_dbt_from_a_manifest_or_passes_vars(dag) -> None:
+    """One dbt invocation a run, in dbt_build (pipeline.transform.dbt_build, as `adtech run`):
+    no Cosmos task starting dbt once per model, no `--vars` (a new day would force dbt to parse
+    the whole project again; the day and version reach dbt as environment variables)."""
+    assert not [t.task_id for t in dag.tasks if type(t).__module__.startswith("cosmos")]
+    assert dag.get_task("dbt_build").retries == dag.default_args["retries"]

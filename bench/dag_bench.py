@@ -1,18 +1,38 @@
-"""Orchestration benchmark (issue 5): DAG parse time and Airflow's overhead per day.
+"""Orchestration benchmark (issues 5 and 11): DAG parse time and Airflow's overhead per day.
 
     .venv/bin/python -m bench.dag_bench [--events 200000]
+    .venv/bin/python -m bench.dag_bench --compare NAME=DAGS_FOLDER,... [--nights 3]
+    .venv/bin/python -m bench.dag_bench --backfill 30 [--backfill-dags DAGS_FOLDER]
 
 1. Parse: DagBag of dags/ (Cosmos renders four task groups from target/manifest.json), against
    the same-run baseline of a DagBag holding one trivial DAG. Target: under 1 s.
 2. Overhead: one day run with `airflow dags test`; overhead = wall time - the sum of its task
    instances' durations (from Airflow's metadata). Baseline: the same steps for another day of the
    same size with `adtech run` (no scheduler) in the same run.
+
+With --compare (issue 11): DAG variants A/B. Each NAME=DAGS_FOLDER is a dags folder holding a
+version of adtech_recommendations.py (e.g. one taken from a commit: `git show
+REV:dags/adtech_recommendations.py`, with REPO_ROOT pointed at the checkout); each gets a metadata
+database of its own. Every night, on NEW dates, each variant runs `airflow dags test` for one day
+and `adtech run` runs another, the order rotating night by night; after one uncounted warm-up
+night. Prints each night, each contender's best, and each variant's best / adtech run's best.
+
+With --backfill N (issue 11): N new days through Airflow against N pandas nights. First the
+pandas baseline runs the N days one after another; then `airflow standalone` (scheduler, DAG
+processor, API server, LocalExecutor with parallelism 2) starts with the DAG paused, its start and
+end dates on the first and last day, and the clock runs from unpausing it to the end of the last
+of the N catch-up runs (max_active_runs=1: days one after another, as the shared intermediate
+tables require). The server's start-up is not counted (a scheduler is always up).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
+import signal
+import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -20,8 +40,11 @@ import textwrap
 import time
 from pathlib import Path
 
+import psycopg2
+
+from bench.night_bench import measure
 from devstack import stack
-from pipeline.airflow_env import airflow_env, dags_test, migrate, task_instances
+from pipeline.airflow_env import DAG_ID, airflow_env, dags_test, migrate, task_instances
 from pipeline.settings import REPO_ROOT
 from pipeline.transform import dbt_parse
 
@@ -67,11 +90,169 @@ def task_seconds(env: dict, day: str) -> tuple[float, int]:
     return sum(durations), len(durations)
 
 
+def variant_env(env: dict, name: str, folder: Path, root: Path) -> dict:
+    """Airflow's settings for one DAG variant: its dags folder and a metadata database of its
+    own (the variants share the DAG id)."""
+    database = f"airflow_{name.lower()}"
+    conn = psycopg2.connect(env["DATABASE_URL"])
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("select 1 from pg_database where datname = %s", (database,))
+        if cur.fetchone() is None:
+            cur.execute(f'create database "{database}"')
+    conn.close()
+    url = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].rsplit("/", 1)[0] + "/" + database
+    flow = {
+        **env,
+        "AIRFLOW_HOME": str(root / f"airflow-{name}"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(folder),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": url,
+    }
+    migrate(flow)
+    return flow
+
+
+def compare(env: dict, root: Path, variants: dict[str, Path], nights: int, events: int) -> None:
+    envs = {name: variant_env(env, name, folder, root) for name, folder in variants.items()}
+    contenders = [*variants, "adtech run"]
+    first = dt.date(2025, 3, 1)
+    days = [first + dt.timedelta(days=i) for i in range((nights + 1) * len(contenders))]
+    subprocess.run(
+        [sys.executable, "-m", "pipeline", "generate", "--start", days[0].isoformat(),
+         "--days", str(len(days)), "--seed", "1", "--views-per-day", str(events),
+         "--ad-events-per-day", str(events)],
+        env=env, check=True, capture_output=True,
+    )  # fmt: skip
+
+    def command(name: str, day: str) -> tuple[list[str], dict]:
+        if name == "adtech run":
+            return [sys.executable, "-m", "pipeline", "run", "--date", day], env
+        conf = f'{{"run_date": "{day}"}}'
+        return ["airflow", "dags", "test", DAG_ID, day, "--conf", conf], envs[name]
+
+    walls: dict[str, list[float]] = {name: [] for name in contenders}
+    pending = iter(days)
+    for night in range(nights + 1):
+        order = contenders[night % len(contenders) :] + contenders[: night % len(contenders)]
+        figures = []
+        for name in order:
+            day = next(pending).isoformat()
+            done = measure(*command(name, day))
+            figures.append(
+                f"{name} {done.wall:6.2f} s (load {done.load:4.1f}, {done.peak_mb:.0f} MB)"
+            )
+            if night:  # the first night is a warm-up: marts, metadata, caches
+                walls[name].append(done.wall)
+        print(
+            f"  night {night}{' (warm-up)' if not night else ''}: " + " | ".join(figures),
+            flush=True,
+        )
+    base = walls["adtech run"]
+    for name in variants:
+        ratios = [a / b for a, b in zip(walls[name], base, strict=True)]
+        print(
+            f"  {name}: best {min(walls[name]):.2f} s, adtech run best {min(base):.2f} s,"
+            f" ratio {min(walls[name]) / min(base):.2f} (median of the nights' ratios"
+            f" {statistics.median(ratios):.2f}; target <= 1.5)",
+            flush=True,
+        )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _metadata_rows(flow: dict, sql: str, *params) -> list[tuple]:
+    url = flow["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].replace("+psycopg2", "")
+    try:
+        with psycopg2.connect(url) as conn, conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+    except psycopg2.Error:  # tables not there yet
+        return []
+
+
+def backfill(env: dict, root: Path, count: int, events: int, dags: Path) -> None:
+    days = [dt.date(2025, 6, 1) + dt.timedelta(days=i) for i in range(count)]
+    subprocess.run(
+        [sys.executable, "-m", "pipeline", "generate", "--start", days[0].isoformat(),
+         "--days", str(count), "--seed", "1", "--views-per-day", str(events),
+         "--ad-events-per-day", str(events)],
+        env=env, check=True, capture_output=True,
+    )  # fmt: skip
+    pandas = [measure([sys.executable, "-m", "bench.pandas_baseline", "--date", d.isoformat()], env)
+              for d in days]  # fmt: skip
+    total = sum(m.wall for m in pandas)
+    walls, loads = [m.wall for m in pandas], [m.load for m in pandas]
+    print(
+        f"  {count} pandas nights one after another: {total:.1f} s (each {min(walls):.2f}"
+        f"-{max(walls):.2f} s, load {min(loads):.1f}-{max(loads):.1f})",
+        flush=True,
+    )
+    flow = variant_env(env, "backfill", dags, root)
+    port = _free_port()
+    flow.update(
+        {
+            "AIRFLOW__API__PORT": str(port),
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+            "ADTECH_DAG_START_DATE": days[0].isoformat(),
+            "ADTECH_DAG_END_DATE": days[-1].isoformat(),
+        }
+    )
+    log = open(root / "standalone.log", "wb")  # noqa: SIM115
+    server = subprocess.Popen(
+        ["airflow", "standalone"], env=flow, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 600
+        while subprocess.run(
+            ["airflow", "dags", "unpause", DAG_ID], env=flow, capture_output=True
+        ).returncode:
+            assert time.monotonic() < deadline, "the DAG was not registered in 600 s"
+            time.sleep(3)
+        started, load = time.perf_counter(), os.getloadavg()[0]
+        finished: list[tuple] = []
+        while len(finished) < count:
+            time.sleep(2)
+            finished = _metadata_rows(
+                flow,
+                "select state, extract(epoch from end_date - start_date) from dag_run"
+                " where dag_id = %s and state in ('success', 'failed')",
+                DAG_ID,
+            )
+        wall = time.perf_counter() - started
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=120)
+        log.close()
+    states = sorted({state for state, _ in finished})
+    spans = [float(s) for _, s in finished]
+    (work,) = _metadata_rows(
+        flow, "select sum(duration), count(*) from task_instance where dag_id = %s", DAG_ID
+    )
+    print(
+        f"  {count}-day catch-up through Airflow: {wall:.1f} s from unpausing to the last run's"
+        f" end (runs {states}; each run {min(spans):.1f}-{max(spans):.1f} s, median"
+        f" {statistics.median(spans):.1f} s; {work[1]} task instances, their durations sum to"
+        f" {work[0]:.1f} s; load {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end)",
+        flush=True,
+    )
+    print(f"  Airflow / pandas: {wall / total:.2f} (target <= 1.0)", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "--events", type=int, default=200_000, help="ad events (and product views) per day"
     )
+    parser.add_argument("--compare", help="NAME=DAGS_FOLDER,... : DAG variants, A/B")
+    parser.add_argument("--nights", type=int, default=3, help="counted nights with --compare")
+    parser.add_argument("--backfill", type=int, default=0, help="days of a backfill vs pandas")
+    parser.add_argument("--backfill-dags", default=str(REPO_ROOT / "dags"), help="dags folder")
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="adtech-dag-bench-"))
@@ -83,7 +264,20 @@ def main() -> None:
     try:
         env = airflow_env(home=root / "airflow")
         env["ADTECH_TASK_RETRIES"] = "0"
+        # dbt's partial-parse state in a target folder of the bench's own, as a server's target/
+        # would be, apart from the shared working tree's.
+        env["DBT_TARGET_PATH"] = str(root / "target")
+        env["DBT_LOG_PATH"] = str(root / "dbt-logs")
         dbt_parse()
+        if args.compare:
+            variants = dict(item.split("=", 1) for item in args.compare.split(","))
+            print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()}", flush=True)
+            compare(env, root, {k: Path(v) for k, v in variants.items()}, args.nights, args.events)
+            return
+        if args.backfill:
+            print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()}", flush=True)
+            backfill(env, root, args.backfill, args.events, Path(args.backfill_dags))
+            return
 
         trivial = root / "trivial_dags"
         trivial.mkdir()

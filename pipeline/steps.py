@@ -14,11 +14,15 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pipeline import publication, runs
 from pipeline.bootstrap import bootstrap
 from pipeline.runs import RunContext
 from pipeline.settings import get_settings
+
+if TYPE_CHECKING:
+    from dbt.contracts.graph.manifest import Manifest
 
 SOURCES = ("advertiser_ids", "product_views", "ads_views")
 
@@ -74,14 +78,14 @@ def load_all(day: dt.date) -> list[StepRecord]:
     return [future.result() for future in futures]  # the first failure, in SOURCES order
 
 
-def transform_all(run: RunContext) -> list[StepRecord]:
+def transform_all(run: RunContext, manifest: Manifest | None = None) -> list[StepRecord]:
     """Every dbt step in ONE dbt invocation (dbt's start-up once, not once per step), reported
     per step: each node goes to the step of its tag (a model) or of its latest parent (a test).
-    A failure names the steps whose nodes failed."""
+    A failure names the steps whose nodes failed. `manifest`: dbt's, parsed beforehand."""
     from pipeline.transform import DbtStepError, dbt_build
 
     try:
-        nodes = dbt_build(run, *(step.select for step in DBT_STEPS))
+        nodes = dbt_build(run, *(step.select for step in DBT_STEPS), manifest=manifest)
     except DbtStepError as exc:
         failed = {_step_of(n, exc.nodes) for n in exc.nodes if n["status"] in ("error", "fail")}
         names = [step.name for step in DBT_STEPS if step.name in failed]
@@ -178,25 +182,33 @@ def run_day(
 ) -> RunResult:
     """Every step for `day`, in order, without a scheduler. Raises on the first failure, after
     recording it; a failed day is never published."""
+    from pipeline.transform import parse_project
+
     run = RunResult(run_id or f"manual__{day.isoformat()}__{uuid.uuid4().hex[:8]}", day)
-    context = start(run.run_id, day)
-    run.version = context.version
-    # The DAG's steps in its order; the loads run at once and the dbt steps in one invocation.
-    plan: list[tuple[str, Callable[[], list[StepRecord]]]] = [
-        ("load", lambda: load_all(day)),
-        ("dbt build", lambda: transform_all(context)),
-        ("export", lambda: [_measured("export", lambda: export(context))]),
-        ("publish", lambda: [_measured("publish", lambda: publish(context))]),
-        ("cleanup", lambda: [_measured("cleanup", lambda: cleanup(context))]),
-    ]
+    # dbt's start-up (imports, partial parse: seconds) runs while the run opens and loads.
+    background = ThreadPoolExecutor(1)
+    manifest = background.submit(parse_project)
     try:
-        for name, work in plan:
-            if on_step:
-                on_step(name)
-            _record(run, work())
-    except Exception as exc:
-        run.status, run.error = "failed", f"{type(exc).__name__}: {exc}"
-        fail(run.run_id, run.error + "\n" + traceback.format_exc(limit=3))
-        raise
+        context = start(run.run_id, day)
+        run.version = context.version
+        # The DAG's steps in its order; the loads run at once and the dbt steps in one invocation.
+        plan: list[tuple[str, Callable[[], list[StepRecord]]]] = [
+            ("load", lambda: load_all(day)),
+            ("dbt build", lambda: transform_all(context, manifest.result())),
+            ("export", lambda: [_measured("export", lambda: export(context))]),
+            ("publish", lambda: [_measured("publish", lambda: publish(context))]),
+            ("cleanup", lambda: [_measured("cleanup", lambda: cleanup(context))]),
+        ]
+        try:
+            for name, work in plan:
+                if on_step:
+                    on_step(name)
+                _record(run, work())
+        except Exception as exc:
+            run.status, run.error = "failed", f"{type(exc).__name__}: {exc}"
+            fail(run.run_id, run.error + "\n" + traceback.format_exc(limit=3))
+            raise
+    finally:
+        background.shutdown(wait=True)
     run.status = "success"
     return run

@@ -6,9 +6,13 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.runs import RunContext
 from pipeline.settings import get_settings
+
+if TYPE_CHECKING:  # dbt's import costs seconds: only where it runs
+    from dbt.contracts.graph.manifest import Manifest
 
 
 class DbtStepError(RuntimeError):
@@ -39,13 +43,14 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def _invoke(*args: str):
-    """dbt in-process, with the project and profile at the repository root."""
+def _invoke(*args: str, manifest: Manifest | None = None):
+    """dbt in-process, with the project and profile at the repository root; with `manifest`,
+    dbt skips parsing."""
     from dbt.cli.main import dbtRunner
 
     settings = get_settings()
     project_dir = str(settings.dbt_project_dir)
-    return dbtRunner().invoke(
+    return dbtRunner(manifest=manifest).invoke(
         [
             *args,
             "--project-dir",
@@ -77,10 +82,20 @@ def target_args(target: str) -> list[str]:
 NIGHTLY_FLAGS = ("--exclude-resource-type", "unit_test", "--no-write-json")
 
 
-def dbt_build(run: RunContext, *selects: str) -> list[dict]:
+def parse_project() -> Manifest:
+    """dbt's manifest of the project (partial parsing keeps it cheap), for dbt_build: `adtech
+    run` parses while the loads run, so dbt's start-up overlaps them. Nothing in parsing depends
+    on the run (macros/vars.sql reads the day and version only at execution)."""
+    result = _invoke("parse", "--no-write-json")
+    if not result.success:
+        raise DbtStepError(f"dbt parse failed: {result.exception}")
+    return result.result
+
+
+def dbt_build(run: RunContext, *selects: str, manifest: Manifest | None = None) -> list[dict]:
     """Build and test the selected models for the run in one dbt invocation (dbt's start-up is
-    paid once); return one summary dict per node, with the tags and parents that tell which
-    step it belongs to."""
+    paid once; not at all with a `manifest` from parse_project); return one summary dict per
+    node, with the tags and parents that tell which step it belongs to."""
     with _environment(dbt_env(run)):
         result = _invoke(
             "build",
@@ -91,6 +106,7 @@ def dbt_build(run: RunContext, *selects: str) -> list[dict]:
             "--indirect-selection",
             "buildable",
             *NIGHTLY_FLAGS,
+            manifest=manifest,
         )
     nodes = [
         {
@@ -106,7 +122,11 @@ def dbt_build(run: RunContext, *selects: str) -> list[dict]:
         for r in getattr(result.result, "results", None) or []
     ]
     if not result.success:
-        failed = [n["node"] for n in nodes if n["status"] in ("error", "fail")]
+        failed = [
+            f"{n['node']} ({n.get('message') or n['status']})"
+            for n in nodes
+            if n["status"] in ("error", "fail")
+        ]
         reason = f"failed nodes: {', '.join(failed)}" if failed else str(result.exception)
         raise DbtStepError(f"dbt build --select {' '.join(selects)} for {run.day}: {reason}", nodes)
     return nodes

@@ -139,7 +139,9 @@ def test_reruns_never_change_a_served_answer_until_a_tested_version_is_published
         inactive_only(s3, bucket, D3, advertisers)
         failed = adtech(env, "run", "--date", D3.isoformat(), check=False)
         assert failed.returncode == 1
-        assert "assert_run_date_has_recommendations" in failed.stderr + failed.stdout
+        assert "assert_run_date_has_recommendations (Got 1 result" in " ".join(
+            (failed.stderr + failed.stdout).split()
+        )
         time.sleep(1)  # several of the API's poll intervals
         assert answers(http, base, advertisers) == before
         assert publications(url) == published
@@ -179,6 +181,16 @@ def test_reruns_never_change_a_served_answer_until_a_tested_version_is_published
         assert republished[:2] == published[:2] and republished[2][2] > published[2][2]
         new_served = query(url, SERVED_ROWS, (D3,))
         assert new_served != served
+        # A night runs the models and their data tests; unit tests run in development and CI.
+        nodes = [
+            node
+            for (steps,) in query(
+                url, "select steps from ops.pipeline_runs where run_id = %s", (republished[2][1],)
+            )
+            for step in steps
+            for node in step.get("nodes", [])
+        ]
+        assert {node["unique_id"].split(".")[0] for node in nodes} == {"model", "test"}
         after = wait_for(
             lambda: (a := answers(http, base, advertisers))["/stats/"]["freshness"]["run_id"]
             == republished[2][1] and a,

@@ -50,7 +50,6 @@ def copy_day(day: date) -> None:
         listed = client.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}{source}/date={day}/")
         columns = ", ".join(f"{c} text" for c in SOURCES[source].columns)
         with psycopg2.connect(os.environ["DATABASE_URL"]) as conn, conn.cursor() as cur:
-            cur.execute("create schema if not exists floor_bench")
             cur.execute(f"drop table if exists floor_bench.{source}")
             cur.execute(f"create unlogged table floor_bench.{source} ({columns})")
             for item in listed.get("Contents", []):
@@ -60,6 +59,10 @@ def copy_day(day: date) -> None:
                     f"copy floor_bench.{source} from stdin with (format csv, header true)", stream
                 )
 
+    import psycopg2
+
+    with psycopg2.connect(os.environ["DATABASE_URL"]) as conn, conn.cursor() as cur:
+        cur.execute("create schema if not exists floor_bench")
     with ThreadPoolExecutor(len(SOURCES)) as pool:
         for future in [pool.submit(copy, source) for source in SOURCES]:
             future.result()

@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import json
 import os
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg2
@@ -28,6 +31,7 @@ from loaders.partitions import day_lock
 from loaders.schema import ensure_schema
 from pipeline.settings import get_settings
 from pipeline.spark_serving import spark_cursor, spark_sql
+from pipeline.spark_settings import spark_settings
 
 
 class SparkLoadError(RuntimeError):
@@ -113,8 +117,22 @@ def _replace_rows(cur, source: str, day: dt.date, files: list, rejects: list) ->
     )  # fmt: skip
 
 
+@contextlib.contextmanager
+def one_load_at_a_time() -> Iterator[None]:
+    """The loads of one Spark server take turns (threads of `adtech run`, the DAG's load tasks
+    on this host): every load writes Spark's ops.load_manifest and ops.rejected_rows, and two
+    jobs writing one table at once share its _temporary folder, which the first to finish
+    deletes under the other (FileNotFoundException)."""
+    spark = spark_settings()
+    path = Path(tempfile.gettempdir()) / f"adtech-spark-load-{spark.host}-{spark.port}.lock"
+    with open(path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def load_source_on_spark(source: str, day: dt.date) -> dict:
     """The load step of one source on the spark target (pipeline/steps.py `load`)."""
-    run_load_macro(source, day)
+    with one_load_at_a_time():
+        run_load_macro(source, day)
     loaded, rejected = mirror_bookkeeping(source, day)
     return {"source": source, "rows_loaded": loaded, "rows_rejected": rejected}

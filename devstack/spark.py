@@ -14,7 +14,7 @@ per state folder at a time. It needs a Java 17 runtime on PATH (or JAVA_HOME):
 devstack/system-deps.sh installs Debian's.
 
 Command line: `python -m devstack.spark STATE_DIR` starts one, prints its `export` lines and
-serves until interrupted.
+serves until interrupted (Ctrl-C or SIGTERM).
 """
 
 from __future__ import annotations
@@ -41,6 +41,11 @@ DEFAULT_CONF = {
     "spark.ui.enabled": "false",
     "spark.sql.shuffle.partitions": "4",
     "spark.sql.session.timeZone": "UTC",
+    # The embedded Derby metastore filters partitions on string keys only unless told to push
+    # integral ones down too: the marts' `version = V` filters on a bigint partition key.
+    # (Metastores on MySQL/PostgreSQL, or AWS Glue, prune such keys themselves.)
+    "spark.hadoop.hive.metastore.integral.jdo.pushdown": "true",
+    "spark.sql.hive.metastorePartitionPruningFallbackOnException": "true",
 }
 
 
@@ -235,9 +240,11 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m devstack.spark STATE_DIR", file=sys.stderr)
         return 2
+    # A background job ignores SIGINT: SIGTERM stops the server too.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     server = start_thrift_server(Path(argv[0]))
     for key, value in server.env.items():
-        print(f"export {key}={value}")
+        print(f"export {key}={value}", flush=True)
     print(f"# log: {server.log_path}; Ctrl-C stops it", file=sys.stderr, flush=True)
     try:
         server.process.wait()

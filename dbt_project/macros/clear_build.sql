@@ -3,8 +3,13 @@
     served one above all, are never touched: publication switches the API to the new version and
     drops superseded ones afterwards (pipeline/publication.py). A build that names the served
     version itself (a task of an already published run, cleared and run again) stops here:
-    rebuilding it in place would change answers while the API serves them. -#}
+    rebuilding it in place would change answers while the API serves them.
+    Dispatched: PostgreSQL (default) checks and deletes in one hook; Spark below. -#}
 {% macro clear_build() -%}
+    {{ adapter.dispatch('clear_build', 'adtech_recs')() }}
+{%- endmacro %}
+
+{% macro default__clear_build() -%}
     {%- if is_incremental() -%}
         do $guard$ begin
             if exists (
@@ -16,5 +21,30 @@
             end if;
         end $guard$;
         delete from {{ this }} where date = {{ run_date() }} and version = {{ build_version() }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Spark: the marts are partitioned by (date, version) and written by dynamic partition
+    overwrite, which replaces only the partitions the new batch has rows for: a retried build
+    whose batch came out empty would leave its earlier rows in place. So the build's own
+    partition is dropped first, explicitly. The guard reads Spark's ops.published_days (made by
+    macros/spark_bootstrap.sql): it refuses when the publication step mirrors its rows there.
+    Where it does not, PostgreSQL's landing step is what refuses to overwrite a served version.
+    Hooks run one statement each on Spark, so the guard runs here, as the hook is rendered. -#}
+{% macro spark__clear_build() -%}
+    {%- if is_incremental() -%}
+        {%- if execute -%}
+            {%- set published = run_query(
+                "select count(*) from ops.published_days where date = " ~ run_date()
+                ~ " and version = " ~ build_version()) -%}
+            {%- if published.columns[0].values()[0] > 0 -%}
+                {{ exceptions.raise_compiler_error(
+                    "version " ~ build_version_value() ~ " of " ~ run_date_iso()
+                    ~ " is published and is never rebuilt in place: run the day again"
+                    ~ " (a new run builds a new version)") }}
+            {%- endif -%}
+        {%- endif -%}
+        alter table {{ this }} drop if exists
+            partition (date = '{{ run_date_iso() }}', version = {{ build_version_value() }})
     {%- endif -%}
 {%- endmacro %}

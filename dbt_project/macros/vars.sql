@@ -37,6 +37,11 @@
     is a new, later version and never touches the served rows. Versions are microseconds since
     the epoch: later builds have larger versions. -#}
 {% macro build_version() -%}
+    cast({{ build_version_value() }} as bigint)
+{%- endmacro %}
+
+{#- The build version as a bare number (Spark's partition specs take literals only). -#}
+{% macro build_version_value() -%}
     {%- set value = _run_setting('build_version', 'ADTECH_BUILD_VERSION') -%}
     {%- if value is none -%}
         {%- set value = (run_started_at.timestamp() * 1000000) | int -%}
@@ -44,7 +49,13 @@
         {{ exceptions.raise_compiler_error(
             "var 'build_version' must be a whole number, got '" ~ value ~ "'") }}
     {%- endif -%}
-    cast({{ value }} as bigint)
+    {{- return(value | string) -}}
+{%- endmacro %}
+
+{#- The run date as a bare 'YYYY-MM-DD' string, checked as run_date() checks it. -#}
+{% macro run_date_iso() -%}
+    {%- set checked = run_date() -%}
+    {{- return(_run_setting('run_date', 'ADTECH_RUN_DATE')) -}}
 {%- endmacro %}
 
 {#- The version a test audits: the one this invocation builds (`dbt build`, the pipeline), or,

@@ -67,7 +67,7 @@ final as (
         coalesce(counted.top_product_count, 0) as top_product_count,
         coalesce(counted.overlap, 0) as overlap,
         -- |A and B| / |A or B|; null when both lists are empty.
-        cast(counted.overlap as double precision)
+        cast(counted.overlap as {{ double_type() }})
         / nullif(counted.top_ctr_count + counted.top_product_count - counted.overlap, 0)
             as jaccard
     from active_advertisers

@@ -62,11 +62,11 @@ final as (
         per_model.advertisers_with_recommendations,
         -- 0, not null, on a day without active advertisers or lists: the API reads plain numbers.
         coalesce(
-            cast(per_model.advertisers_with_recommendations as double precision)
+            cast(per_model.advertisers_with_recommendations as {{ double_type() }})
             / nullif(active_count.active_advertisers, 0),
             0
         ) as coverage,
-        coalesce(cast(per_model.avg_list_length as double precision), 0) as avg_list_length
+        coalesce(cast(per_model.avg_list_length as {{ double_type() }}), 0) as avg_list_length
     from per_model
     cross join active_count
 

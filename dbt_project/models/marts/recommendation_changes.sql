@@ -156,7 +156,7 @@ final as (
         case
             when previous_dates.previous_date is not null
                 then
-                    cast(compared.kept as double precision)
+                    cast(compared.kept as {{ double_type() }})
                     / nullif(compared.kept + compared.added + compared.removed, 0)
         end as jaccard_with_previous
     from targets

@@ -27,7 +27,7 @@ eligible as (
         product_id,
         impressions,
         clicks,
-        cast(clicks as double precision) / impressions as ctr
+        {{ safe_divide('cast(clicks as ' ~ double_type() ~ ')', 'impressions') }} as ctr
     from event_counts
     where impressions >= {{ int_var('ctr_min_impressions', 1) }}
 
@@ -40,7 +40,7 @@ advertiser_rates as (
 
     select
         advertiser_id,
-        cast(sum(clicks) as double precision) / nullif(sum(impressions), 0) as advertiser_ctr
+        cast(sum(clicks) as {{ double_type() }}) / nullif(sum(impressions), 0) as advertiser_ctr
     from event_counts
     group by advertiser_id
 

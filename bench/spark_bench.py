@@ -181,7 +181,7 @@ def main() -> None:
                 **base,
                 **(spark.env if spark else {}),
                 "DATABASE_URL": create_database(st.env["DATABASE_URL"], "bench_spark"),
-                "ADTECH_SPARK_RAW_ROOT": raw.as_uri() + "/raw/",
+                "ADTECH_SPARK_RAW_ROOT": raw.as_uri(),  # + ADTECH_S3_PREFIX (raw/)
                 "ADTECH_SPARK_EXPORT_ROOT": (root / "spark-exports").as_uri() + "/",
             },
         }

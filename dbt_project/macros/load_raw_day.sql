@@ -22,7 +22,8 @@
       warning), else the load fails.
     - a rerun replaces the day's partition of raw.<source>, ops.load_manifest and
       ops.rejected_rows (idempotent). Spark has no transactions: a failure while writing them
-      leaves them for the rerun to replace.
+      leaves them for the rerun to replace. Loads of different sources or days may run at the
+      same time (each writes through a staging folder of its own).
     What differs: object_id is a 32-bit hash of the file's key (no sequence on Spark); etag is
     null; gzip is recognised by the .gz suffix (by its magic bytes on PostgreSQL); Spark skips
     files whose names start with `_` or `.`, and empty (0-byte) files (the loaders reject an
@@ -212,25 +213,48 @@
             ~ "%); most common reasons: " ~ reasons | join(', ') ~ "; nothing was changed") }}
     {%- endif -%}
 
-    {#- The day's partitions, replaced whole (static partition overwrite, even when empty). -#}
+    {#- The day's partitions, replaced whole: each is dropped, then written by a dynamic
+        partition overwrite. Dynamic, because only that mode stages a job's files in a folder of
+        its own (.spark-staging-<job>): loads of other sources or days writing the same table
+        at the same time (ops.*) would otherwise share the table's _temporary folder and break
+        each other's commits. Dropped first, because a dynamic overwrite keeps a partition that
+        the new rows do not cover (a day without rejects must clear yesterday's attempt). -#}
+    {%- do run_query("set spark.sql.sources.partitionOverwriteMode = dynamic") -%}
+    {%- set mode = run_query("set spark.sql.sources.partitionOverwriteMode").rows[0][1] -%}
+    {%- if mode | lower != 'dynamic' -%}
+        {#- In static mode the inserts below would replace every partition of the tables. -#}
+        {%- do _load_raw_day_cleanup(suffix) -%}
+        {{ exceptions.raise_compiler_error(
+            "load_raw_day: could not set dynamic partition overwrite (got " ~ mode ~ ")") }}
+    {%- endif -%}
     {%- set columns = [] -%}
     {%- for i in range(fields | length) if fields[i][1] != 'date' -%}
         {%- do columns.append(f[i] ~ ' as ' ~ fields[i][0]) -%}
     {%- endfor -%}
+    {%- set day_literal = "cast('" ~ day ~ "' as date)" -%}
     {%- do run_query(
-        "insert overwrite table raw." ~ source ~ " partition (date = '" ~ day ~ "') select "
-        ~ columns | join(', ') ~ ", object_id, cast(line_number as int) from " ~ judged_table
-        ~ " where line_number > 1 and reason is null") -%}
+        "alter table raw." ~ source ~ " drop if exists partition (date = '" ~ day ~ "')") -%}
     {%- do run_query(
-        "insert overwrite table ops.rejected_rows partition (date = '" ~ day ~ "', source = '"
-        ~ source ~ "') select s3_key, line_number, left(line, 1048576), reason, '" ~ load_id
-        ~ "', object_id from " ~ judged_table ~ " where line_number > 1 and reason is not null") -%}
+        "insert overwrite table raw." ~ source ~ " partition (date) select "
+        ~ columns | join(', ') ~ ", object_id, cast(line_number as int), " ~ day_literal
+        ~ " from " ~ judged_table ~ " where line_number > 1 and reason is null") -%}
+    {%- for table in ('ops.rejected_rows', 'ops.load_manifest') -%}
+        {%- do run_query(
+            "alter table " ~ table ~ " drop if exists partition (date = '" ~ day
+            ~ "', source = '" ~ source ~ "')") -%}
+    {%- endfor -%}
     {%- do run_query(
-        "insert overwrite table ops.load_manifest partition (date = '" ~ day ~ "', source = '"
-        ~ source ~ "') select object_id, s3_key, cast(null as string), max(size_bytes),"
+        "insert overwrite table ops.rejected_rows partition (date, source)"
+        ~ " select s3_key, line_number, left(line, 1048576), reason, '" ~ load_id
+        ~ "', object_id, " ~ day_literal ~ ", '" ~ source ~ "' from " ~ judged_table
+        ~ " where line_number > 1 and reason is not null") -%}
+    {%- do run_query(
+        "insert overwrite table ops.load_manifest partition (date, source)"
+        ~ " select object_id, s3_key, cast(null as string), max(size_bytes),"
         ~ " count_if(reason is null), count_if(line_number > 1 and reason is not null), '"
         ~ load_id ~ "', timestamp'" ~ started_at ~ "', current_timestamp(), date'" ~ list_day
-        ~ "' from " ~ judged_table ~ " group by s3_key, object_id") -%}
+        ~ "', " ~ day_literal ~ ", '" ~ source ~ "' from " ~ judged_table
+        ~ " group by s3_key, object_id") -%}
     {%- do _load_raw_day_cleanup(suffix) -%}
 
     {%- set result = {

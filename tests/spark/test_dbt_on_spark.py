@@ -1,0 +1,384 @@
+"""The same dbt project on Spark (target `spark`, over thrift) and on PostgreSQL (target
+`default`), from the same generated files: the raw days load with the same counts and rejects,
+the marts come out equal row for row, and the tests react the same way.
+
+Days (generated once, written both to a local folder that Spark reads as a file:// root in the
+S3 layout, and to the stack's S3 endpoint that the PostgreSQL loaders read):
+- D1: a clean day, gzip files (every unit test and data test runs on both targets);
+- D2: malformed lines of every kind, CRLF endings, and no advertiser list of its own (both
+  engines apply D1's list);
+- D3: an empty day (header-only files): its "has recommendations" test fails on both;
+- D4: ads_views with 20 % malformed lines: the reject ceiling fails the load on both, with the
+  same counts, and Spark's raw day is left unwritten.
+
+Spark's builds take minutes on 2 cores: the fixture builds everything once (PostgreSQL in a
+thread beside Spark) and the tests read the results.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from devstack.generate import Options, generate
+from devstack.spark import SparkServer
+from devstack.storage import LocalFolder
+from loaders.errors import RejectThresholdError
+from loaders.load import load_day, load_source
+from loaders.schema import ensure_schema
+from loaders.settings import LoaderSettings
+from pipeline.bootstrap import bootstrap
+from tests.databases import new_database
+
+ROOT = Path(__file__).resolve().parents[2]
+DBT = str(Path(sys.executable).parent / "dbt")
+D1, D2, D3, D4 = (date(2025, 3, d) for d in (1, 2, 3, 4))
+BUILT = {D1: 5001, D2: 5002, D3: 5003}  # the build version of each day's build, both targets
+RETRY_VERSION = 5099
+SOURCES = ("advertiser_ids", "product_views", "ads_views")
+COMMON = dict(advertisers=10, active=7, products=60, click_rate=0.05, seed=11)
+# The marts' columns compared (all but version); recommendation_changes is a view over the
+# days published in PostgreSQL, not built from Spark's side.
+MARTS = {
+    "top_product": "date, advertiser_id, rank, product_id, views",
+    "top_ctr": "date, advertiser_id, rank, product_id, impressions, clicks, ctr, score",
+    "recommendations": (
+        "date, advertiser_id, model, rank, product_id, score, views, impressions, clicks"
+    ),
+    "model_coverage": (
+        "date, model, active_advertisers, advertisers_with_recommendations, coverage,"
+        " avg_list_length"
+    ),
+    "model_agreement": ("date, advertiser_id, top_ctr_count, top_product_count, overlap, jaccard"),
+}
+
+
+def _generate(folder: Path) -> dict[date, int]:
+    """The four days under folder/raw/...; returns the malformed lines written per day."""
+    raw = LocalFolder(folder / "raw")
+    days = {
+        D1: Options(start=D1, days=1, views_per_day=3000, ad_events_per_day=4000, gzip=True),
+        D2: Options(
+            start=D2,
+            days=1,
+            views_per_day=3000,
+            ad_events_per_day=4000,
+            crlf=True,
+            malformed=0.005,
+        ),
+        D3: Options(start=D3, days=1, views_per_day=0, ad_events_per_day=0),
+        D4: Options(start=D4, days=1, views_per_day=10, ad_events_per_day=1000, malformed=0.2),
+    }
+    written = {}
+    for day, opts in days.items():
+        opts = Options(**{**opts.__dict__, **COMMON})
+        written[day] = generate(opts, raw)[0].malformed
+    shutil.rmtree(folder / "raw" / "advertiser_ids" / f"date={D2}")  # D2 falls back to D1's
+    return written
+
+
+def _dbt(target: str, target_path: Path, env: dict[str, str], *args: str) -> dict:
+    """One dbt command in a subprocess; returns {"rc", "output", "results": {id: status}}."""
+    run = subprocess.run(
+        [
+            DBT,
+            *args,
+            "--target",
+            target,
+            "--project-dir",
+            str(ROOT),
+            "--profiles-dir",
+            str(ROOT),
+            "--target-path",
+            str(target_path),
+            "--log-path",
+            str(target_path / "logs"),
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    results = {}
+    results_file = target_path / "run_results.json"
+    if args[0] == "build" and results_file.exists():
+        for r in json.loads(results_file.read_text())["results"]:
+            results[r["unique_id"]] = r["status"]
+        results_file.unlink()
+    return {"rc": run.returncode, "output": run.stdout + run.stderr, "results": results}
+
+
+def _build_vars(day: date, version: int) -> str:
+    return json.dumps({"run_date": day.isoformat(), "build_version": version})
+
+
+@dataclass
+class Built:
+    pg_url: str
+    spark: SparkServer
+    malformed: dict[date, int]
+    spark_loads: dict[tuple[date, str], dict] = field(default_factory=dict)
+    pg_builds: dict[date, dict] = field(default_factory=dict)
+    spark_builds: dict[date, dict] = field(default_factory=dict)
+    pg_ceiling: str = ""
+    spark_retry: list[dict] = field(default_factory=list)
+    retry_rows: list[int] = field(default_factory=list)
+
+    def spark_rows(self, query: str) -> list[tuple]:
+        conn = self.spark.connect()
+        try:
+            cur = conn.cursor()
+            cur.execute(query)
+            return [tuple(_plain(v) for v in row) for row in cur.fetchall()]
+        finally:
+            conn.close()
+
+    def pg_rows(self, query: str) -> list[tuple]:
+        conn = psycopg2.connect(self.pg_url)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(query)
+                return [tuple(_plain(v) for v in row) for row in cur.fetchall()]
+        finally:
+            conn.close()
+
+
+def _plain(value):
+    """Comparable across drivers: dates as ISO strings, Decimal as float."""
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+@pytest.fixture(scope="module")
+def built(spark_server: SparkServer, admin_url: str, s3, tmp_path_factory: pytest.TempPathFactory):
+    folder = tmp_path_factory.mktemp("spark-days")
+    malformed = _generate(folder)
+    bucket = f"spark-{os.getpid()}-{threading.get_ident() % 10000}"
+    s3.create_bucket(Bucket=bucket)
+    for path in (folder / "raw").rglob("*"):
+        if path.is_file():
+            s3.upload_file(str(path), bucket, path.relative_to(folder).as_posix())
+
+    with new_database(admin_url, prefix="t_spark") as url:
+        bootstrap(url)
+        conn = psycopg2.connect(url)
+        ensure_schema(conn)
+        conn.close()
+        result = Built(url, spark_server, malformed)
+        settings = LoaderSettings(database_url=url, s3_bucket=bucket, s3_prefix="raw/")
+        pg_env = {"DATABASE_URL": url}
+        spark_env = {**spark_server.env, "ADTECH_SPARK_RAW_ROOT": folder.as_uri()}
+        pg_target = tmp_path_factory.mktemp("dbt-pg")
+        spark_target = tmp_path_factory.mktemp("dbt-spark")
+
+        def postgres_side() -> None:
+            for day in (D1, D2, D3):
+                load_day(day, settings=settings, s3_client=s3)
+                result.pg_builds[day] = _dbt(
+                    "default", pg_target, pg_env, "build", "--vars", _build_vars(day, BUILT[day])
+                )
+            try:
+                load_source("ads_views", D4, settings=settings, s3_client=s3)
+            except RejectThresholdError as exc:
+                result.pg_ceiling = str(exc)
+
+        def spark_load(day: date, source: str) -> dict:
+            args = json.dumps({"source": source, "date": day.isoformat()})
+            # A target folder per source: parallel dbt processes must not share one.
+            return _dbt(
+                "spark",
+                spark_target / source,
+                spark_env,
+                "run-operation",
+                "load_raw_day",
+                "--args",
+                args,
+            )
+
+        def spark_side() -> None:
+            with ThreadPoolExecutor(3) as pool:
+                for day in (D1, D2, D3):
+                    loads = {s: pool.submit(spark_load, day, s) for s in SOURCES}
+                    for source, load in loads.items():
+                        result.spark_loads[day, source] = load.result()
+                result.spark_loads[D4, "ads_views"] = spark_load(D4, "ads_views")
+            for day in (D1, D2, D3):
+                args = ["build", "--vars", _build_vars(day, BUILT[day])]
+                if day != D1:  # the unit tests do not depend on the data: once is enough
+                    args += ["--exclude-resource-type", "unit_test"]
+                result.spark_builds[day] = _dbt("spark", spark_target, spark_env, *args)
+
+            # Write-audit-publish on Spark: a retried build replaces its own (date, version)
+            # partition, even when its new batch is empty. (D1, RETRY_VERSION) is first built
+            # with rows (its intermediate tables rebuilt for D1), then retried while they hold
+            # the empty D3: the partition must end up empty, not keep the first try's rows.
+            # Once the version is published (Spark's ops.published_days), it is refused.
+            def run(*args: str) -> dict:
+                result.spark_retry.append(_dbt("spark", spark_target, spark_env, "run", *args))
+                return result.spark_retry[-1]
+
+            def retry_rows() -> int:
+                return result.spark_rows(
+                    f"select count(*) from marts.top_product where date = '{D1}'"
+                    f" and version = {RETRY_VERSION}"
+                )[0][0]
+
+            run("--select", "+top_product", "--vars", _build_vars(D1, RETRY_VERSION))
+            result.retry_rows.append(retry_rows())
+            run(
+                "--select",
+                "int_active_advertisers int_product_view_counts",
+                "--vars",
+                _build_vars(D3, RETRY_VERSION),
+            )
+            run("--select", "top_product", "--vars", _build_vars(D1, RETRY_VERSION))
+            result.retry_rows.append(retry_rows())
+            # (Left in Spark's ops.published_days: no other test uses these dates.)
+            result.spark_rows(
+                "insert into ops.published_days values "
+                f"(date'{D1}', 'test-run', current_timestamp(), {RETRY_VERSION})"
+            )
+            run("--select", "top_product", "--vars", _build_vars(D1, RETRY_VERSION))
+
+        with ThreadPoolExecutor(2) as pool:
+            for side in (pool.submit(postgres_side), pool.submit(spark_side)):
+                side.result()
+        yield result
+
+
+def _marts(rows_of, day: date) -> dict[str, list[tuple]]:
+    return {
+        mart: sorted(
+            rows_of(
+                f"select {columns} from marts.{mart} where date = '{day}'"
+                f" and version = {BUILT[day]}"
+            ),
+            key=repr,
+        )
+        for mart, columns in MARTS.items()
+    }
+
+
+def test_spark_loads_succeed_and_postgres_builds_pass(built: Built) -> None:
+    for (day, _source), load in built.spark_loads.items():
+        if day != D4:
+            assert load["rc"] == 0, load["output"][-3000:]
+    for day in (D1, D2):
+        assert built.pg_builds[day]["rc"] == 0, built.pg_builds[day]["output"][-3000:]
+
+
+def test_every_unit_test_and_data_test_passes_on_spark(built: Built) -> None:
+    for day in (D1, D2):
+        build = built.spark_builds[day]
+        failed = {k: v for k, v in build["results"].items() if v not in ("success", "pass", "warn")}
+        assert build["rc"] == 0 and not failed, (failed, build["output"][-3000:])
+        # The warn-level data-quality test warns on the same days on both targets.
+        warned = {k for k, v in build["results"].items() if v == "warn"}
+        assert warned == {k for k, v in built.pg_builds[day]["results"].items() if v == "warn"}
+    kinds = [unique_id.split(".")[0] for unique_id in built.spark_builds[D1]["results"]]
+    # The same nodes as on PostgreSQL: 13 models, every data test, every unit test.
+    assert sorted(built.spark_builds[D1]["results"]) == sorted(built.pg_builds[D1]["results"])
+    assert kinds.count("unit_test") >= 14 and kinds.count("test") >= 70
+
+
+def test_rejects_are_counted_the_same(built: Built) -> None:
+    manifest = (
+        "select date, source, s3_key, rows_loaded, rows_rejected from ops.load_manifest"
+        f" where date between '{D1}' and '{D3}' order by date, source, s3_key"
+    )
+    spark, pg = built.spark_rows(manifest), built.pg_rows(manifest)
+    assert spark == pg
+    assert sum(row[4] for row in spark) == built.malformed[D2] > 0
+    rejects = (
+        "select date, source, s3_key, line_number, line, reason from ops.rejected_rows"
+        f" where date between '{D1}' and '{D3}' order by date, source, s3_key, line_number"
+    )
+    spark, pg = built.spark_rows(rejects), built.pg_rows(rejects)
+    assert spark == pg
+    assert {row[5] for row in spark} >= {
+        "wrong_field_count",
+        "empty_id",
+        "invalid_type",
+        "unparsable_date",
+        "date_outside_partition",
+    }
+
+
+def test_raw_rows_and_their_lineage_are_the_same(built: Built) -> None:
+    for source, columns in (
+        ("advertiser_ids", "r.advertiser_id"),
+        ("product_views", "r.advertiser_id, r.product_id"),
+        ("ads_views", "r.advertiser_id, r.product_id, r.type"),
+    ):
+        query = (
+            f"select r.date, m.s3_key, r.line_number, {columns} from raw.{source} r"
+            " join ops.load_manifest m on r.object_id = m.object_id"
+            f" and m.date = r.date and m.source = '{source}'"
+            f" where r.date between '{D1}' and '{D3}'"
+        )
+        spark, pg = sorted(built.spark_rows(query)), sorted(built.pg_rows(query))
+        assert spark == pg, source
+        assert len(spark) > 0
+
+
+def test_the_advertiser_list_falls_back_to_the_latest_earlier_one(built: Built) -> None:
+    query = (
+        "select s3_key, rows_loaded from ops.load_manifest"
+        f" where date = '{D2}' and source = 'advertiser_ids'"
+    )
+    spark = built.spark_rows(query)
+    assert spark == built.pg_rows(query)
+    assert [key for key, _ in spark] == [f"raw/advertiser_ids/date={D1}/generated.csv.gz"]
+    listed = f"select count(*) from raw.advertiser_ids where date = '{D2}'"
+    assert built.spark_rows(listed) == built.pg_rows(listed) == [(spark[0][1],)]
+
+
+@pytest.mark.parametrize("day", [D1, D2])
+def test_marts_are_equal_row_for_row(built: Built, day: date) -> None:
+    spark, pg = _marts(built.spark_rows, day), _marts(built.pg_rows, day)
+    for mart in MARTS:
+        assert len(pg[mart]) > 0, mart
+        assert spark[mart] == pg[mart], mart
+
+
+def test_an_empty_day_fails_its_test_on_both_targets(built: Built) -> None:
+    test_id = "test.adtech_recs.assert_run_date_has_recommendations"
+    for build in (built.spark_builds[D3], built.pg_builds[D3]):
+        assert build["rc"] != 0
+        assert build["results"][test_id] == "fail"
+
+
+def test_the_reject_ceiling_fails_the_day_with_the_same_counts(built: Built) -> None:
+    load = built.spark_loads[D4, "ads_views"]
+    assert load["rc"] != 0
+    counts = built.pg_ceiling.split(": ", 1)[1].split(" (", 1)[0]  # "X of Y lines rejected"
+    assert counts.endswith("lines rejected") and f"ads_views {D4}: {counts}" in load["output"]
+    assert "nothing was changed" in load["output"]
+    assert built.spark_rows(f"select count(*) from raw.ads_views where date = '{D4}'") == [(0,)]
+
+
+def test_a_retried_build_replaces_its_partition_and_a_published_one_is_refused(
+    built: Built,
+) -> None:
+    first, _, retried, refused = built.spark_retry
+    assert first["rc"] == 0 and retried["rc"] == 0, (first["output"], retried["output"])
+    assert built.retry_rows[0] > 0  # the first try wrote rows ...
+    assert built.retry_rows[1] == 0  # ... and the retry, with an empty batch, replaced them
+    assert refused["rc"] != 0
+    assert f"version {RETRY_VERSION} of {D1} is published" in refused["output"]

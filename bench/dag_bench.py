@@ -20,9 +20,10 @@ night. Prints each night, each contender's best, and each variant's best / adtec
 With --backfill N (issue 11): N new days through Airflow against N pandas nights. First the
 pandas baseline runs the N days one after another; then `airflow standalone` (scheduler, DAG
 processor, API server, LocalExecutor with parallelism 2) starts with the DAG paused, its start and
-end dates on the first and last day, and once it is registered it is unpaused; the time is from
-the first catch-up run's start to the last one's end (Airflow's metadata) (max_active_runs=1: days one after another, as the shared intermediate
-tables require). The server's start-up is not counted (a scheduler is always up).
+end dates on the first and last day, and once it is registered it is unpaused. The N catch-up
+runs go one after another (max_active_runs=1, as the shared intermediate tables require); the
+time is from the first run's start to the last one's end (Airflow's metadata). The server's
+start-up is not counted (a scheduler is always up).
 """
 
 from __future__ import annotations

@@ -92,11 +92,33 @@ def parse_project() -> Manifest:
     return result.result
 
 
+# The key of the advisory lock that builds take (any constant; "adtech" in ASCII).
+BUILD_LOCK_KEY = 0x616474656368
+
+
+@contextlib.contextmanager
+def _one_build_at_a_time() -> Iterator[None]:
+    """Two days' builds at once would share the intermediate tables (they hold the current run
+    only), so one day's marts could be computed from another day's rows: a backfill started with
+    several runs at once, or two `adtech run`s. Each build waits for the one before to finish.
+    A session lock of PostgreSQL: a build that crashes releases it with its connection."""
+    import psycopg2
+
+    conn = psycopg2.connect(get_settings().database_url)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("select pg_advisory_lock(%s)", (BUILD_LOCK_KEY,))
+        yield
+    finally:
+        conn.close()  # ends the session, and the lock with it
+
+
 def dbt_build(run: RunContext, *selects: str, manifest: Manifest | None = None) -> list[dict]:
     """Build and test the selected models for the run in one dbt invocation (dbt's start-up is
     paid once; not at all with a `manifest` from parse_project); return one summary dict per
     node, with the tags and parents that tell which step it belongs to."""
-    with _environment(dbt_env(run)):
+    with _environment(dbt_env(run)), _one_build_at_a_time():
         result = _invoke(
             "build",
             "--select",

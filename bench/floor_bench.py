@@ -22,16 +22,13 @@ from __future__ import annotations
 import argparse
 import gzip
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
-from pathlib import Path
 
 from bench.night_bench import BIN, FIRST_DAY, PANDAS, days_from, generate, measure
-from devstack import stack
+from bench.private_stack import private_stack
 
 FLOOR_COPY = (sys.executable, "-m", "bench.floor_bench", "copy")
 TARGETS = {200_000: 1.0, 2_000_000: 0.6, 10_000_000: 0.4}  # adtech run / pandas, issue 11
@@ -113,29 +110,12 @@ def main() -> None:
         copy_day(args.date)
         return
 
-    root = Path(tempfile.mkdtemp(prefix="adtech-floor-bench-"))
-    root.chmod(0o755)  # the PostgreSQL service user must reach its folder
-    for key in ("DATABASE_URL", "AWS_ENDPOINT_URL_S3", "ADTECH_S3_BUCKET", "ADTECH_S3_PREFIX"):
-        os.environ.pop(key, None)
-    st = stack.up(root)
-    os.environ.update(st.env)
-    try:
-        env = {
-            **os.environ,
-            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-            "DBT_TARGET_PATH": str(root / "target"),
-            "DBT_LOG_PATH": str(root / "dbt-logs"),
-        }
-        print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()}", flush=True)
-        measure([str(BIN / "dbt"), "parse"], env)  # the nightly state: parsed once before
+    with private_stack("floor-bench", airflow_db=False) as private:
+        measure([str(BIN / "dbt"), "parse"], private.env)  # the nightly state: parsed once before
         start = FIRST_DAY
         for size in (int(s) for s in args.sizes.split(",") if s):
-            nights(env, size, days_from(start, args.nights))
+            nights(private.env, size, days_from(start, args.nights))
             start += timedelta(days=args.nights)
-    finally:
-        stack.destroy(root)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -39,7 +38,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from devstack import stack
+from bench.private_stack import private_stack
 from pipeline.airflow_env import DAG_ID, airflow_env, migrate
 from pipeline.settings import REPO_ROOT
 
@@ -291,23 +290,8 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
 
-    root = Path(tempfile.mkdtemp(prefix="adtech-night-bench-"))
-    root.chmod(0o755)  # the PostgreSQL service user must reach its folder
-    for key in ("DATABASE_URL", "AWS_ENDPOINT_URL_S3", "ADTECH_S3_BUCKET", "ADTECH_S3_PREFIX"):
-        os.environ.pop(key, None)
-    st = stack.up(root)
-    os.environ.update(st.env)
-    try:
-        env = {
-            **os.environ,
-            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-            # adtech run's dbt keeps its partial-parse state here, as a server's target/ would,
-            # apart from the shared working tree's.
-            "DBT_TARGET_PATH": str(root / "target"),
-            "DBT_LOG_PATH": str(root / "dbt-logs"),
-        }
-        print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()}", flush=True)
+    with private_stack("night-bench") as private:
+        root, env = private.root, private.env
         # The nightly state: the project parsed once before the first night.
         measure([str(BIN / "dbt"), "parse", "--vars", f"{{run_date: {FIRST_DAY}}}"], env)
 
@@ -327,9 +311,6 @@ def main() -> None:
             start += timedelta(days=args.parse_rounds + 1)
         if args.loads:
             loads_sequential_vs_parallel(env, max(sizes), args.nights, start)
-    finally:
-        stack.destroy(root)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -160,21 +159,13 @@ def ensure_serving_tables(run: RunContext, spark_marts: list[str]) -> None:
         from loaders.schema import ensure_schema
 
         ensure_schema(conn)  # the raw tables the staging views select from
-    from pipeline.transform import dbt_env
+    from pipeline.transform import dbt_env, environment
 
-    saved = {k: os.environ.get(k) for k in dbt_env(run)}
-    os.environ.update(dbt_env(run))
-    try:
+    with environment(dbt_env(run)):
         # Views over the marts (ref(...) as alias) do not compile under --empty, and creating a
         # view reads no data anyway: they come second, built plainly.
         _dbt("run", "--empty", "--exclude", SERVING_VIEWS)
         _dbt("run", "--select", SERVING_VIEWS)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def _dbt(*args: str) -> None:

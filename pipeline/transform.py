@@ -30,7 +30,7 @@ def dbt_env(run: RunContext) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
+def environment(values: dict[str, str]) -> Iterator[None]:
     saved = {key: os.environ.get(key) for key in values}
     os.environ.update(values)
     try:
@@ -118,7 +118,7 @@ def dbt_build(run: RunContext, *selects: str, manifest: Manifest | None = None) 
     """Build and test the selected models for the run in one dbt invocation (dbt's start-up is
     paid once; not at all with a `manifest` from parse_project); return one summary dict per
     node, with the tags and parents that tell which step it belongs to."""
-    with _environment(dbt_env(run)), _one_build_at_a_time():
+    with environment(dbt_env(run)), _one_build_at_a_time():
         result = _invoke(
             "build",
             "--select",

@@ -71,10 +71,10 @@ def load(source: str) -> dict:
 
 @task
 def dbt_build() -> dict:
-    """Every dbt step for the run in ONE `dbt build` (models, unit and data tests), as `adtech
-    run` does; its nodes' results, by step, for the step tasks. Fails itself only when dbt could
-    not run at all (no node result, e.g. no database): a failing model or test is reported by its
-    step's task, in its place."""
+    """Every dbt step for the run in ONE `dbt build` (models and their data tests; unit tests
+    run in development and CI), as `adtech run` does; its nodes' results, by step, for the step
+    tasks. Fails itself only when dbt could not run at all (no node result, e.g. no database): a
+    failing model or test is reported by its step's task, in its place."""
     from pipeline.transform import DbtStepError
     from pipeline.transform import dbt_build as build
 

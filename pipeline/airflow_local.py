@@ -12,8 +12,6 @@ from rich.console import Console
 
 from devstack import stack
 from pipeline.airflow_env import airflow_env, migrate
-from pipeline.manifest import ensure_manifest
-from pipeline.settings import REPO_ROOT
 
 
 def main() -> None:
@@ -24,7 +22,6 @@ def main() -> None:
     env.setdefault("AIRFLOW__API__PORT", "8080")
     # Catch-up covers the demo's week unless told otherwise, not every day since 2024.
     env.setdefault("ADTECH_DAG_END_DATE", "2024-11-26")
-    ensure_manifest(REPO_ROOT)
     migrate(env)  # done by stack.up unless the environment names another metadata database
     console.print(
         f"Airflow UI on http://127.0.0.1:{env['AIRFLOW__API__PORT']} (user and password are printed"

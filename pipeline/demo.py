@@ -21,8 +21,6 @@ from rich.table import Table
 
 from devstack import stack
 from pipeline.airflow_env import airflow_env, dags_test, migrate
-from pipeline.manifest import ensure_manifest
-from pipeline.settings import REPO_ROOT
 
 console = Console()
 START = dt.date.fromisoformat(os.environ.get("DEMO_START", "2024-11-20"))
@@ -71,7 +69,6 @@ def main() -> None:
 
     console.rule("3. the Airflow DAG, one run per day (airflow dags test)")
     env = airflow_env(home=st.root / "airflow")
-    ensure_manifest(REPO_ROOT)
     migrate(env)  # done by stack.up unless the environment names another metadata database
     for offset in range(DAYS):
         day = (START + dt.timedelta(days=offset)).isoformat()

@@ -41,7 +41,7 @@ def ensure_metadata_database(database_url: str) -> None:
 
 
 def project_settings(database_url: str, home: Path) -> dict[str, str]:
-    """This project's Airflow, Cosmos and dbt settings, as environment variables: what
+    """This project's Airflow and dbt settings, as environment variables: what
     `adtech stack env` exports and what `airflow_env` starts from."""
     return {
         "AIRFLOW_HOME": str(home),
@@ -50,24 +50,17 @@ def project_settings(database_url: str, home: Path) -> dict[str, str]:
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "2",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-        # On a fresh checkout the DAG's import runs `dbt parse` first (pipeline/manifest.py):
-        # 5-30 s depending on the machine's load, near Airflow's 30 s default.
-        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
-        "AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": "150",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url(database_url),
         # Tasks report to the API server over HTTP; on a busy 2-core host (or a t2.small) its
         # answers took longer than the 5 s default and the task process was killed.
         "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "30",
-        "AIRFLOW__COSMOS__ENABLE_CACHE": "False",
-        # A pipeline does not phone home: Cosmos sends usage telemetry from every task otherwise.
-        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
 
 
 def search_paths() -> dict[str, str]:
     """Entries to put first in PYTHONPATH and PATH: the project on the import path, and this venv's
-    `airflow` and `dbt` on PATH (Cosmos looks dbt up there), even when the venv is not activated."""
+    `airflow` and `dbt` on PATH, even when the venv is not activated."""
     return {"PYTHONPATH": str(REPO_ROOT), "PATH": str(Path(sys.executable).parent)}
 
 

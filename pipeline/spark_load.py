@@ -33,6 +33,9 @@ from pipeline.settings import get_settings
 from pipeline.spark_serving import spark_cursor, spark_sql
 from pipeline.spark_settings import spark_settings
 
+# dbt without installing a console script: what `dbt` runs.
+DBT = "import sys; from dbt.cli.main import cli; sys.exit(cli())"
+
 
 class SparkLoadError(RuntimeError):
     """The source-day did not load on Spark (missing day, bad header, too many rejects...)."""
@@ -42,7 +45,6 @@ def run_load_macro(source: str, day: dt.date) -> None:
     """`dbt run-operation load_raw_day` in a process of its own: the three loads run at once,
     beside `adtech run`'s own dbt parse (dbt in-process is one invocation at a time). Each
     source keeps its own target folder, so partial parsing serves it night after night."""
-    from pipeline.manifest import DBT
     from pipeline.transform import target_args
 
     project = str(get_settings().dbt_project_dir)

@@ -22,11 +22,3 @@ def airflow_home(stack, tmp_path_factory):
     yield home
     os.environ.clear()
     os.environ.update(saved)
-
-
-@pytest.fixture(scope="session")
-def dbt_manifest(stack) -> str:
-    """target/manifest.json, which the DAG renders its dbt task groups from (no database needed)."""
-    from pipeline.transform import dbt_parse
-
-    return str(dbt_parse())

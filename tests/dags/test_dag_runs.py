@@ -28,7 +28,7 @@ D1, D2, D3, D4 = "2024-11-20", "2024-11-21", "2024-11-22", "2024-11-23"
 
 
 @pytest.fixture(scope="module")
-def env(stack, admin_url, s3, dbt_manifest, tmp_path_factory):
+def env(stack, admin_url, s3, tmp_path_factory):
     """A database and a bucket of this module's own, and Airflow's settings pointing at them."""
     bucket = f"dags-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
-from pathlib import Path
 
 import pendulum
 import pytest
@@ -13,7 +11,7 @@ DAG_ID = "adtech_recommendations"
 
 
 @pytest.fixture(scope="module")
-def dag(dbt_manifest):
+def dag():
     from airflow.dag_processing.dagbag import DagBag
 
     from pipeline.settings import REPO_ROOT
@@ -79,39 +77,40 @@ def test_the_step_tasks_follow_the_one_list_of_steps(dag) -> None:
         assert task.retries == 0
 
 
-def test_every_dbt_node_runs_in_the_one_build_and_belongs_to_a_step(dbt_manifest) -> None:
+def test_every_dbt_node_runs_in_the_one_build_and_belongs_to_a_step() -> None:
     """dbt_build selects the four steps' tags with buildable indirect selection: every model of
     the project is in some step (or ephemeral, inlined), and every data or unit test has all its
     models in the selection, so no test silently never runs. Each node is reported by a step."""
     from pipeline.steps import DBT_STEPS, nodes_by_step
+    from pipeline.transform import parse_project
 
-    manifest = json.loads(Path(dbt_manifest).read_text())
+    manifest = parse_project()  # in memory, as `adtech run` parses (no database needed)
     tags = {step.select.removeprefix("tag:") for step in DBT_STEPS}
-    nodes = {**manifest["nodes"], **manifest.get("unit_tests", {})}
+    nodes = {**manifest.nodes, **manifest.unit_tests}
     models = {
         uid: node
         for uid, node in nodes.items()
-        if node["resource_type"] == "model" and node["config"]["materialized"] != "ephemeral"
+        if node.resource_type == "model" and node.config.materialized != "ephemeral"
     }
     assert models
-    untagged = [uid for uid, node in models.items() if not tags & set(node["tags"])]
+    untagged = [uid for uid, node in models.items() if not tags & set(node.tags)]
     assert untagged == []
     selected = {
         uid
         for uid, node in nodes.items()
-        if node["resource_type"] == "model" and tags & set(node["tags"])
+        if node.resource_type == "model" and tags & set(node.tags)
     }
     orphans = []
     results = []
     for uid, node in nodes.items():
-        if node["resource_type"] not in ("test", "unit_test"):
+        if node.resource_type not in ("test", "unit_test"):
             continue
-        parents = [p for p in node["depends_on"]["nodes"] if p.startswith("model.")]
+        parents = [p for p in node.depends_on.nodes if p.startswith("model.")]
         if not set(parents) <= selected:
             orphans.append(uid)
-        results.append({"unique_id": uid, "parents": parents, "tags": node.get("tags", [])})
+        results.append({"unique_id": uid, "parents": parents, "tags": list(node.tags)})
     assert orphans == []
-    results += [{"unique_id": uid, "parents": [], "tags": n["tags"]} for uid, n in models.items()]
+    results += [{"unique_id": uid, "parents": [], "tags": n.tags} for uid, n in models.items()]
     by_step = nodes_by_step(results)
     assert sum(len(v) for v in by_step.values()) == len(results)
     assert all(by_step[step.name] for step in DBT_STEPS)

@@ -46,7 +46,7 @@ class Stack:
 
     root: Path
     env: dict[str, str] = field(default_factory=dict)  # connections: database, S3
-    tools: dict[str, str] = field(default_factory=dict)  # Airflow, Cosmos and dbt settings
+    tools: dict[str, str] = field(default_factory=dict)  # Airflow and dbt settings
     search_paths: dict[str, str] = field(default_factory=dict)  # put first in PATH, PYTHONPATH
     started: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)

@@ -75,4 +75,4 @@ def test_service_environment_localexecutor_parallelism_2_metadata_on_rds(aws, aw
     assert env["AIRFLOW__API__HOST"] == "127.0.0.1"
     assert env["PGSSLMODE"] == "require"
     assert env["ADTECH_S3_BUCKET"] == base["ADTECH_S3_BUCKET"]
-    assert env["PATH"].endswith("/usr/bin")  # the venv's bin first (Cosmos finds dbt there)
+    assert env["PATH"].endswith("/usr/bin")  # the venv's bin first (airflow, dbt)

@@ -206,7 +206,7 @@ def test_api_package_imports_no_other_part():
     code = (
         "import sys, api.main, api.cli; "
         "print(sorted({m.split('.')[0] for m in sys.modules} & "
-        "{'loaders', 'pipeline', 'devstack', 'airflow', 'dbt', 'cosmos', 'boto3'}))"
+        "{'loaders', 'pipeline', 'devstack', 'airflow', 'dbt', 'boto3'}))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True

@@ -13,15 +13,20 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import subprocess
-import sys
-import uuid
 from pathlib import Path
 
-import psycopg2
 import pytest
 
-from pipeline.airflow_env import airflow_env, dags_test, migrate, task_instances
-from tests.databases import new_database
+from pipeline.airflow_env import dags_test, task_instances
+from tests.dags.dag_data import (
+    SERVED,
+    generate,
+    module_env,
+    only_inactive_events,
+    published,
+    query,
+    served_lists,
+)
 from tests.reference import day_files, top_lists
 
 D1, D2, D3, D4 = "2024-11-20", "2024-11-21", "2024-11-22", "2024-11-23"
@@ -30,91 +35,10 @@ D1, D2, D3, D4 = "2024-11-20", "2024-11-21", "2024-11-22", "2024-11-23"
 @pytest.fixture(scope="module")
 def env(stack, admin_url, s3, tmp_path_factory):
     """A database and a bucket of this module's own, and Airflow's settings pointing at them."""
-    bucket = f"dags-{uuid.uuid4().hex[:8]}"
-    s3.create_bucket(Bucket=bucket)
-    home = tmp_path_factory.mktemp("airflow")
-    with new_database(admin_url, prefix="t_dags") as url, pytest.MonkeyPatch.context() as mp:
-        for key, value in {
-            "DATABASE_URL": url,
-            "ADTECH_S3_BUCKET": bucket,
-            "ADTECH_TASK_RETRIES": "0",
-        }.items():
-            mp.setenv(key, value)
-        env = airflow_env(home=home)
-        migrate(env)
-        _generate(env, D1, days=3)
-        _only_inactive_events(s3, bucket, D3)
+    with module_env(admin_url, s3, tmp_path_factory.mktemp("airflow"), "t_dags") as env:
+        generate(env, D1, days=3)
+        only_inactive_events(s3, env["ADTECH_S3_BUCKET"], D3)
         yield env
-
-
-def _generate(env: dict, start: str, days: int) -> None:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pipeline",
-            "generate",
-            "--start",
-            start,
-            "--days",
-            str(days),
-            "--seed",
-            "7",
-            "--advertisers",
-            "12",
-            "--active",
-            "8",
-            "--products",
-            "60",
-            "--views-per-day",
-            "3000",
-            "--ad-events-per-day",
-            "6000",
-        ],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-
-
-def _only_inactive_events(s3, bucket: str, day: str) -> None:
-    """Rewrite D's event files keeping only advertisers absent from D's active list."""
-    files = day_files(s3, bucket, day)
-    active = {r["advertiser_id"] for r in files["advertiser_ids"]}
-    for source in ("product_views", "ads_views"):
-        prefix = f"raw/{source}/date={day}/"
-        for obj in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]:
-            s3.delete_object(Bucket=bucket, Key=obj["Key"])
-        rows = [r for r in files[source] if r["advertiser_id"] not in active]
-        assert rows, "the generator should produce events of inactive advertisers"
-        header = list(rows[0])
-        body = (
-            ",".join(header) + "\n" + "".join(",".join(r[h] for h in header) + "\n" for r in rows)
-        )
-        s3.put_object(Bucket=bucket, Key=prefix + "part-0.csv", Body=body.encode())
-
-
-def _query(env: dict, sql: str, *params) -> list[tuple]:
-    with psycopg2.connect(env["DATABASE_URL"]) as conn, conn.cursor() as cur:
-        cur.execute(sql, params)
-        return cur.fetchall()
-
-
-def _marts_lists(env: dict, day: str) -> dict[tuple[str, str], list[str]]:
-    lists: dict[tuple[str, str], list[str]] = {}
-    for adv, model, product in _query(
-        env,
-        "select advertiser_id, model, product_id from marts.recommendations"
-        " join ops.published_days using (date, version)"
-        " where date = %s order by advertiser_id, model, rank",
-        day,
-    ):
-        lists.setdefault((adv, model), []).append(product)
-    return lists
-
-
-def _published(env: dict) -> list[str]:
-    return [str(d) for (d,) in _query(env, "select date from ops.published_days order by date")]
 
 
 def _run(env: dict, day: str) -> subprocess.CompletedProcess:
@@ -131,14 +55,6 @@ def _run_without_param(env: dict, logical_date: str) -> subprocess.CompletedProc
     )
 
 
-# Served rows, without the version column (a rerun writes a new version of the same rows).
-SERVED = """
-    select date, advertiser_id, model, rank, product_id, score, views, impressions, clicks
-    from marts.recommendations join ops.published_days using (date, version)
-    where date = %s order by advertiser_id, model, rank
-"""
-
-
 @pytest.fixture(scope="module")
 def two_days(env):
     results = {D1: _run(env, D1)}
@@ -153,23 +69,23 @@ def two_days(env):
 def test_a_run_without_the_run_date_param_works_on_one_day_in_every_task(env, two_days) -> None:
     """Loads, dbt and publish all on D2 (the data interval's start), none on the logical date."""
     next_day = dt.date.fromisoformat(D2) + dt.timedelta(days=1)
-    loaded = _query(env, "select distinct date::text from ops.load_manifest order by 1")
+    loaded = query(env, "select distinct date::text from ops.load_manifest order by 1")
     assert loaded == [(D1,), (D2,)]
-    runs = _query(env, "select date::text, version from ops.pipeline_runs order by date")
+    runs = query(env, "select date::text, version from ops.pipeline_runs order by date")
     assert [d for d, _ in runs] == [D1, D2]
-    built = _query(env, "select distinct date::text, version from marts.top_ctr order by 1")
+    built = query(env, "select distinct date::text, version from marts.top_ctr order by 1")
     assert built == runs  # dbt wrote D2 with the version start opened, and nothing else
-    assert _query(env, "select date::text, version from ops.published_days order by 1") == runs
-    assert not _query(env, "select 1 from marts.recommendations where date = %s", next_day)
+    assert query(env, "select date::text, version from ops.published_days order by 1") == runs
+    assert not query(env, "select 1 from marts.recommendations where date = %s", next_day)
 
 
 def test_two_consecutive_days_match_an_independent_computation(env, s3, two_days) -> None:
     for day in (D1, D2):
         expected = top_lists(day_files(s3, env["ADTECH_S3_BUCKET"], day), day)
         assert expected
-        assert _marts_lists(env, day) == expected
-    assert _published(env) == [D1, D2]
-    statuses = _query(env, "select date::text, status from ops.pipeline_runs order by date")
+        assert served_lists(env, day) == expected
+    assert published(env) == [D1, D2]
+    statuses = query(env, "select date::text, status from ops.pipeline_runs order by date")
     assert statuses == [(D1, "success"), (D2, "success")]
 
 
@@ -184,7 +100,7 @@ def test_exports_hold_each_stage_for_the_day(env, s3, two_days) -> None:
     assert any(n.startswith("intermediate.") for n in names)
     body = s3.get_object(Bucket=bucket, Key=f"intermediate/date={D2}/marts.recommendations.csv.gz")
     lines = gzip.decompress(body["Body"].read()).decode().splitlines()
-    (count,) = _query(
+    (count,) = query(
         env,
         "select count(*) from marts.recommendations join ops.published_days using (date, version)"
         " where date = %s",
@@ -195,14 +111,14 @@ def test_exports_hold_each_stage_for_the_day(env, s3, two_days) -> None:
 
 
 def test_running_a_day_again_gives_identical_results(env, two_days) -> None:
-    before = _query(env, SERVED, D2)
-    other_day = _query(env, SERVED, D1)
-    (old_version,) = _query(env, "select version from ops.published_days where date = %s", D2)
+    before = query(env, SERVED, D2)
+    other_day = query(env, SERVED, D1)
+    (old_version,) = query(env, "select version from ops.published_days where date = %s", D2)
     assert _run(env, D2).returncode == 0
-    (new_version,) = _query(env, "select version from ops.published_days where date = %s", D2)
+    (new_version,) = query(env, "select version from ops.published_days where date = %s", D2)
     assert new_version > old_version  # a new version, published over the old one
-    assert _query(env, SERVED, D2) == before
-    assert _query(env, SERVED, D1) == other_day
+    assert query(env, SERVED, D2) == before
+    assert query(env, SERVED, D1) == other_day
 
 
 def _task_states(env: dict, day: str) -> dict[str, str | None]:
@@ -227,8 +143,8 @@ def test_a_day_failing_a_dbt_test_is_not_published(env, two_days) -> None:
     assert "DBWriting failed:" in output and "assert_run_date_has_recommendations (fail)" in output
     assert states["export"] == states["publish"] == "upstream_failed"
     assert states["record_failure"] == "failed"
-    assert _published(env) == [D1, D2]
-    assert _query(env, "select status from ops.pipeline_runs where date = %s", D3) == [("failed",)]
+    assert published(env) == [D1, D2]
+    assert query(env, "select status from ops.pipeline_runs where date = %s", D3) == [("failed",)]
 
 
 def test_a_day_missing_in_s3_fails_in_the_load_task_with_a_clear_message(env, two_days) -> None:
@@ -238,22 +154,22 @@ def test_a_day_missing_in_s3_fails_in_the_load_task_with_a_clear_message(env, tw
     output = result.stdout + result.stderr
     assert "load_" in output and "MissingPartitionError" in output
     assert f"date={D4}" in output
-    assert D4 not in _published(env)
+    assert D4 not in published(env)
 
 
 def test_a_published_day_failing_its_rerun_stays_served_unchanged(env, s3) -> None:
     """Runs last: D1's logs are replaced by inactive-only events, then D1 is run again. The rerun
     builds a new version beside the served one and fails a test: D1 stays published, pointing at
     the same version, with the same rows."""
-    assert D1 in _published(env)
-    publication = _query(env, "select * from ops.published_days where date = %s", D1)
-    served = _query(env, SERVED, D1)
-    _only_inactive_events(s3, env["ADTECH_S3_BUCKET"], D1)
+    assert D1 in published(env)
+    publication = query(env, "select * from ops.published_days where date = %s", D1)
+    served = query(env, SERVED, D1)
+    only_inactive_events(s3, env["ADTECH_S3_BUCKET"], D1)
     result = _run(env, D1)
     assert result.returncode != 0
     assert _task_states(env, D1)["DBWriting"] == "failed"
-    assert _published(env) == [D1, D2]
-    assert _query(env, "select * from ops.published_days where date = %s", D1) == publication
-    assert _query(env, SERVED, D1) == served
-    statuses = _query(env, "select status from ops.pipeline_runs where date = %s", D1)
+    assert published(env) == [D1, D2]
+    assert query(env, "select * from ops.published_days where date = %s", D1) == publication
+    assert query(env, SERVED, D1) == served
+    statuses = query(env, "select status from ops.pipeline_runs where date = %s", D1)
     assert sorted(statuses) == [("failed",), ("success",)]

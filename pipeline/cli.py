@@ -33,26 +33,21 @@ stack_app.command("status")(status)
 app.command("serve")(serve)
 
 
-@app.command("run")
-def run(
-    date: Annotated[
-        dt.datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="Log day D to process.")
-    ],
-    target: Annotated[
-        str | None,
-        typer.Option(
-            "--target",
-            help="dbt target that builds the models: default (PostgreSQL) or spark (the serving"
-            " marts are then copied into PostgreSQL). Default: $ADTECH_DBT_TARGET, $DBT_TARGET,"
-            " else default.",
-        ),
-    ] = None,
-) -> None:
-    """Run the DAG's steps for D in order, without a scheduler: load, dbt, export, publish."""
+Target = Annotated[
+    str | None,
+    typer.Option(
+        "--target",
+        help="dbt target that builds the models: default (PostgreSQL) or spark (the serving"
+        " marts are then copied into PostgreSQL). Default: $ADTECH_DBT_TARGET, $DBT_TARGET,"
+        " else default.",
+    ),
+]
+
+
+def _use_target(target: str | None) -> None:
     import os
 
     from pipeline.settings import get_settings
-    from pipeline.steps import run_day
 
     if target is not None:
         if target not in ("default", "spark"):
@@ -60,6 +55,19 @@ def run(
             raise typer.Exit(2)
         os.environ["ADTECH_DBT_TARGET"] = target  # for every step, dbt included
         get_settings.cache_clear()
+
+
+@app.command("run")
+def run(
+    date: Annotated[
+        dt.datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="Log day D to process.")
+    ],
+    target: Target = None,
+) -> None:
+    """Run the DAG's steps for D in order, without a scheduler: load, dbt, export, publish."""
+    from pipeline.steps import run_day
+
+    _use_target(target)
     day = date.date()
     try:
         with console.status(f"{day}: starting") as status:
@@ -71,3 +79,42 @@ def run(
     for name, seconds in result.steps:
         console.print(f"  {name:<26} {seconds:7.2f} s")
     console.print(f"[green]{day}: published[/] (run {result.run_id})")
+
+
+@app.command("backfill")
+def backfill(
+    start: Annotated[
+        dt.datetime, typer.Option("--start", formats=["%Y-%m-%d"], help="First log day.")
+    ],
+    end: Annotated[
+        dt.datetime, typer.Option("--end", formats=["%Y-%m-%d"], help="Last log day (inclusive).")
+    ],
+    target: Target = None,
+) -> None:
+    """Run every day from START to END: the loads, one dbt build for all of them, then each day
+    published on its own. If the range fails, each day runs alone, so good days are published.
+    Exits 1 if any day failed."""
+    from pipeline.steps import days_between, run_range
+
+    _use_target(target)
+    first, last = start.date(), end.date()
+    try:
+        days_between(first, last)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    try:
+        with console.status(f"{first}..{last}: starting") as status:
+            results = run_range(first, last, on_step=lambda name: status.update(name))
+    except Exception as exc:  # the range could not start at all (settings, database)
+        console.print(f"[red]{first}..{last}: failed[/]: {type(exc).__name__}: {exc}")
+        console.print("Nothing was published: the API answers every day as before.")
+        raise typer.Exit(1) from None
+    for result in results:
+        if result.status == "success":
+            console.print(f"[green]{result.day}: published[/] (run {result.run_id})")
+        else:
+            console.print(f"[red]{result.day}: failed[/]: {result.error}")
+    if any(result.status != "success" for result in results):
+        console.print("Failed days were not published: the API answers them as before.")
+        raise typer.Exit(1)

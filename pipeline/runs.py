@@ -40,10 +40,11 @@ def execute(query: str, params: tuple | dict) -> list[tuple]:
         conn.close()
 
 
-def start_run(run_id: str, day: dt.date) -> RunContext:
+def start_run(run_id: str, day: dt.date, version: int | None = None) -> RunContext:
     """Open the run's row with a new version (microseconds since the epoch, so later builds are
-    larger, as dbt's own default is). The served version of `day`, if any, is left alone: the
-    run builds beside it and only `publish` switches the API over.
+    larger, as dbt's own default is), or with `version` (the days of one backfill build share
+    theirs). The served version of `day`, if any, is left alone: the run builds beside it and
+    only `publish` switches the API over.
 
     Runs left `running` by a process that died are closed here as failed, with the reason: the
     earlier runs of the same day (this run supersedes them), and any run older than
@@ -64,8 +65,8 @@ def start_run(run_id: str, day: dt.date) -> RunContext:
         ),
         opened as (
             insert into ops.pipeline_runs (run_id, date, status, version)
-            values (%(run_id)s, %(day)s, 'running',
-                    (extract(epoch from clock_timestamp()) * 1000000)::bigint)
+            values (%(run_id)s, %(day)s, 'running', coalesce(%(version)s::bigint,
+                    (extract(epoch from clock_timestamp()) * 1000000)::bigint))
             on conflict (run_id) do update
                 set date = excluded.date, status = 'running', version = excluded.version,
                     started_at = now(), finished_at = null, error = null, steps = '[]'::jsonb
@@ -73,7 +74,12 @@ def start_run(run_id: str, day: dt.date) -> RunContext:
         )
         select (select version from opened), (select array_agg(run_id) from stale)
         """,
-        {"run_id": run_id, "day": day, "stale_hours": get_settings().stale_run_hours},
+        {
+            "run_id": run_id,
+            "day": day,
+            "version": version,
+            "stale_hours": get_settings().stale_run_hours,
+        },
     )
     version, stale = rows[0]
     for other in stale or []:

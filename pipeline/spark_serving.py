@@ -161,7 +161,7 @@ def ensure_serving_tables(run: RunContext, spark_marts: list[str]) -> None:
         ensure_schema(conn)  # the raw tables the staging views select from
     from pipeline.transform import dbt_env, environment
 
-    with environment(dbt_env(run)):
+    with environment(dbt_env([run])):
         # Views over the marts (ref(...) as alias) do not compile under --empty, and creating a
         # view reads no data anyway: they come second, built plainly.
         _dbt("run", "--empty", "--exclude", SERVING_VIEWS)

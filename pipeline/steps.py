@@ -3,15 +3,21 @@ the same list as tasks (one `dbt build` for the dbt steps, then a task per step 
 
     load (3 sources, parallel in Airflow) -> FiltrarDatos -> TopCTR, TopProduct -> DBWriting
         -> export -> publish -> cleanup
+
+A backfill walks the same steps over a range of days (`adtech backfill`, DAG adtech_backfill):
+the loads of every day, then ONE dbt build for all of them (every day in the same statements,
+one version), then export, publish and cleanup day by day. If the range's loads or build fail,
+each day runs again as its own night, so the good days are published and a bad day fails alone.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -24,7 +30,11 @@ from pipeline.settings import get_settings
 if TYPE_CHECKING:
     from dbt.contracts.graph.manifest import Manifest
 
+log = logging.getLogger(__name__)
+
 SOURCES = ("advertiser_ids", "product_views", "ads_views")
+# A backfill's longest range: a year of days in one build (and one transaction per model).
+MAX_RANGE_DAYS = 366
 
 
 @dataclass(frozen=True)
@@ -78,10 +88,27 @@ def load_all(day: dt.date) -> list[StepRecord]:
     return [future.result() for future in futures]  # the first failure, in SOURCES order
 
 
-def transform_all(run: RunContext, manifest: Manifest | None = None) -> list[StepRecord]:
+def load_days(days: Sequence[dt.date], sources: Sequence[str] = SOURCES) -> list[StepRecord]:
+    """A backfill's loads: every (day, source), three at a time (each its own connection and
+    transaction, as load_all); each record says its day."""
+    pairs = [(day, source) for day in days for source in sources]
+
+    def one(day: dt.date, source: str) -> StepRecord:
+        name, seconds, detail = _measured(f"load_{source}", lambda: load(day, source))
+        return name, seconds, {"day": day.isoformat(), **detail}
+
+    with ThreadPoolExecutor(len(SOURCES)) as pool:
+        futures = [pool.submit(one, day, source) for day, source in pairs]
+    return [future.result() for future in futures]  # the first failure, in day order
+
+
+def transform_all(
+    run: RunContext | Sequence[RunContext], manifest: Manifest | None = None
+) -> list[StepRecord]:
     """Every dbt step in ONE dbt invocation (dbt's start-up once, not once per step), reported
     per step: each node goes to the step of its tag (a model) or of its latest parent (a test).
-    A failure names the steps whose nodes failed. `manifest`: dbt's, parsed beforehand."""
+    A failure names the steps whose nodes failed. `manifest`: dbt's, parsed beforehand. `run`
+    may be a backfill's consecutive days (transform_days)."""
     from pipeline.transform import DbtStepError, dbt_build
 
     try:
@@ -96,6 +123,13 @@ def transform_all(run: RunContext, manifest: Manifest | None = None) -> list[Ste
     ]
 
 
+def transform_days(
+    runs: Sequence[RunContext], manifest: Manifest | None = None
+) -> list[StepRecord]:
+    """A backfill's dbt steps: ONE build for every day of the range (one version)."""
+    return transform_all(runs, manifest)
+
+
 def nodes_by_step(nodes: list[dict]) -> dict[str, list[dict]]:
     """dbt_build's node results by step, in DBT_STEPS order (the DAG's step tasks report these)."""
     by_step: dict[str, list[dict]] = {step.name: [] for step in DBT_STEPS}
@@ -106,13 +140,21 @@ def nodes_by_step(nodes: list[dict]) -> dict[str, list[dict]]:
 
 def _step_of(node: dict, nodes: list[dict]) -> str:
     """A model belongs to the step of its tag; a test to the latest step among its parents."""
+    return _step_finder(nodes)(node)
+
+
+def _step_finder(nodes: list[dict]) -> Callable[[dict], str]:
     order = [step.name for step in DBT_STEPS]
-    if node["unique_id"].startswith("model."):
-        tags = {f"tag:{tag}" for tag in node["tags"]}
-        return next((step.name for step in DBT_STEPS if step.select in tags), order[0])
     by_id = {n["unique_id"]: n for n in nodes}
-    steps = [_step_of(by_id[p], nodes) for p in node["parents"] if p in by_id]
-    return max(steps, key=order.index, default=order[0])
+
+    def step_of(node: dict) -> str:
+        if node["unique_id"].startswith("model."):
+            tags = {f"tag:{tag}" for tag in node["tags"]}
+            return next((step.name for step in DBT_STEPS if step.select in tags), order[0])
+        steps = [step_of(by_id[p]) for p in node["parents"] if p in by_id]
+        return max(steps, key=order.index, default=order[0])
+
+    return step_of
 
 
 def _measured(name: str, work: Callable[[], dict]) -> StepRecord:
@@ -138,6 +180,30 @@ def start(run_id: str, day: dt.date) -> RunContext:
     """Create what the project owns, then open the run: its day and the new version it builds."""
     bootstrap()
     return runs.start_run(run_id, day)
+
+
+def days_between(first: dt.date, last: dt.date) -> list[dt.date]:
+    """A backfill's days, `first` to `last` inclusive."""
+    if last < first:
+        raise ValueError(f"the range ends ({last}) before it starts ({first})")
+    count = (last - first).days + 1
+    if count > MAX_RANGE_DAYS:
+        raise ValueError(
+            f"{first}..{last} is {count} days; a backfill covers at most {MAX_RANGE_DAYS}:"
+            " split it into several"
+        )
+    return [first + dt.timedelta(days=offset) for offset in range(count)]
+
+
+def start_range(run_id: str, first: dt.date, last: dt.date) -> list[RunContext]:
+    """Open one run per day of the range (ops.pipeline_runs `<run_id>__<day>`), all building the
+    same new version: one dbt build writes every day, and each day is published on its own."""
+    days = days_between(first, last)
+    bootstrap()
+    opened = [runs.start_run(f"{run_id}__{days[0].isoformat()}", days[0])]
+    version = opened[0].version
+    opened += [runs.start_run(f"{run_id}__{day.isoformat()}", day, version) for day in days[1:]]
+    return opened
 
 
 def publish(run: RunContext) -> dict:
@@ -212,3 +278,82 @@ def run_day(
         background.shutdown(wait=True)
     run.status = "success"
     return run
+
+
+def nights_instead(contexts: Sequence[RunContext], error: str) -> list[RunResult]:
+    """After a backfill's loads or build failed: close the range's runs as failed, then run each
+    day as its own night, so the good days are published and a bad day fails alone (its served
+    version, if any, stays served). Never raises for a day's failure: each result says it."""
+    for context in contexts:
+        fail(context.run_id, f"the backfill failed ({error}); the day runs again on its own")
+    return [_night(context.day, f"{context.run_id}__alone") for context in contexts]
+
+
+def _record_each(results: dict[dt.date, RunResult], records: list[StepRecord]) -> None:
+    """A backfill's records go to the run of their day; the build's, to every day's run."""
+    for name, seconds, detail in records:
+        days = [dt.date.fromisoformat(detail["day"])] if "day" in detail else list(results)
+        for day in days:
+            _record(results[day], [(name, seconds, detail)])
+
+
+def run_range(
+    first: dt.date,
+    last: dt.date,
+    run_id: str | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> list[RunResult]:
+    """Every day from `first` to `last` without a scheduler: the loads, ONE dbt build for all the
+    days, then export, publish and cleanup day by day. If the loads or the build fail, each day
+    runs again alone (nights_instead). Returns each day's result; never raises for a day."""
+    from pipeline.transform import parse_project
+
+    days = days_between(first, last)
+    if get_settings().dbt_target == "spark":
+        # Spark loads one day's partition at a time (pipeline/spark_load.py): night by night.
+        return [_night(day, run_id and f"{run_id}__{day.isoformat()}") for day in days]
+    run_id = run_id or f"backfill__{first.isoformat()}__{last.isoformat()}__{uuid.uuid4().hex[:8]}"
+    background = ThreadPoolExecutor(1)
+    manifest = background.submit(parse_project)
+    try:
+        contexts = start_range(run_id, first, last)
+        results = {c.day: RunResult(c.run_id, c.day, c.version) for c in contexts}
+        try:
+            if on_step:
+                on_step(f"load {len(days)} days")
+            _record_each(results, load_days(days))
+            if on_step:
+                on_step(f"dbt build of {len(days)} days")
+            _record_each(results, transform_days(contexts, manifest.result()))
+        except Exception as exc:
+            log.warning("backfill %s..%s failed (%s): each day runs alone", first, last, exc)
+            return nights_instead(contexts, f"{type(exc).__name__}: {exc}")
+    finally:
+        background.shutdown(wait=True)
+    for context in contexts:
+        if on_step:
+            on_step(f"{context.day}: export, publish")
+        _finish_day(results[context.day], context)
+    return list(results.values())
+
+
+def _finish_day(result: RunResult, context: RunContext) -> None:
+    """A built day's export, publish and cleanup; a failure fails that day only."""
+    try:
+        for name, work in (("export", export), ("publish", publish), ("cleanup", cleanup)):
+            _record(result, [_measured(name, lambda work=work: work(context))])
+    except Exception as exc:
+        result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
+        fail(context.run_id, result.error + "\n" + traceback.format_exc(limit=3))
+        return
+    result.status = "success"
+
+
+def _night(day: dt.date, run_id: str | None) -> RunResult:
+    """One day's night, its failure returned rather than raised (it is recorded already)."""
+    run_id = run_id or f"manual__{day.isoformat()}__{uuid.uuid4().hex[:8]}"
+    try:
+        return run_day(day, run_id)
+    except Exception as exc:
+        log.warning("%s failed: %s", day, exc)
+        return RunResult(run_id, day, status="failed", error=f"{type(exc).__name__}: {exc}")

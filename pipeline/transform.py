@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,10 +24,24 @@ class DbtStepError(RuntimeError):
         self.nodes = nodes or []
 
 
-def dbt_env(run: RunContext) -> dict[str, str]:
-    """How a run tells dbt its day and version (macros/vars.sql). Environment variables, not
-    --vars: dbt reads them only at execution time, so a new day keeps partial parsing valid."""
-    return {"ADTECH_RUN_DATE": run.day.isoformat(), "ADTECH_BUILD_VERSION": str(run.version)}
+def dbt_env(runs: Sequence[RunContext]) -> dict[str, str]:
+    """How a build tells dbt its days and version (macros/vars.sql): one day, or a backfill's
+    consecutive days, all with one version. Environment variables, not --vars: dbt reads them
+    only at execution time, so a new day keeps partial parsing valid."""
+    days = [run.day for run in runs]
+    if days != [days[0] + dt.timedelta(days=i) for i in range(len(days))]:
+        raise ValueError(f"a build covers consecutive days, got {[d.isoformat() for d in days]}")
+    if len({run.version for run in runs}) != 1:
+        raise ValueError("the days of one build share one version")
+    return {
+        "ADTECH_RUN_DATE": days[0].isoformat(),
+        "ADTECH_RUN_DATE_END": days[-1].isoformat(),
+        "ADTECH_BUILD_VERSION": str(runs[0].version),
+    }
+
+
+def build_days(run: RunContext | Sequence[RunContext]) -> list[RunContext]:
+    return [run] if isinstance(run, RunContext) else list(run)
 
 
 @contextlib.contextmanager
@@ -114,11 +129,15 @@ def _one_build_at_a_time() -> Iterator[None]:
         conn.close()  # ends the session, and the lock with it
 
 
-def dbt_build(run: RunContext, *selects: str, manifest: Manifest | None = None) -> list[dict]:
+def dbt_build(
+    run: RunContext | Sequence[RunContext], *selects: str, manifest: Manifest | None = None
+) -> list[dict]:
     """Build and test the selected models for the run in one dbt invocation (dbt's start-up is
     paid once; not at all with a `manifest` from parse_project); return one summary dict per
-    node, with the tags and parents that tell which step it belongs to."""
-    with environment(dbt_env(run)), _one_build_at_a_time():
+    node, with the tags and parents that tell which step it belongs to. `run` may be a
+    backfill's consecutive days (one version): every day in the same statements."""
+    days = build_days(run)
+    with environment(dbt_env(days)), _one_build_at_a_time():
         result = _invoke(
             "build",
             "--select",
@@ -150,7 +169,10 @@ def dbt_build(run: RunContext, *selects: str, manifest: Manifest | None = None) 
             if n["status"] in ("error", "fail")
         ]
         reason = f"failed nodes: {', '.join(failed)}" if failed else str(result.exception)
-        raise DbtStepError(f"dbt build --select {' '.join(selects)} for {run.day}: {reason}", nodes)
+        span = days[0].day.isoformat()
+        if len(days) > 1:
+            span += f"..{days[-1].day.isoformat()}"
+        raise DbtStepError(f"dbt build --select {' '.join(selects)} for {span}: {reason}", nodes)
     return nodes
 
 

@@ -1,4 +1,4 @@
-{#- Pre-hook of the versioned marts: remove the rows this build already wrote for the run date
+{#- Pre-hook of the versioned marts: remove the rows this build already wrote for its run dates
     (a retried task), before delete+insert writes them again. Other versions of the day, the
     served one above all, are never touched: publication switches the API to the new version and
     drops superseded ones afterwards (pipeline/publication.py). A build that names the served
@@ -11,16 +11,15 @@
 
 {% macro default__clear_build() -%}
     {%- if is_incremental() -%}
-        do $guard$ begin
-            if exists (
-                select from ops.published_days
-                where date = {{ run_date() }} and version = {{ build_version() }}
-            ) then
+        do $guard$ declare served date; begin
+            select min(date) into served from ops.published_days
+            where {{ in_run_dates('date') }} and version = {{ build_version() }};
+            if served is not null then
                 raise exception 'version % of % is published and is never rebuilt in place: run the day again (a new run builds a new version)',
-                    {{ build_version() }}, {{ run_date() }};
+                    {{ build_version() }}, served;
             end if;
         end $guard$;
-        delete from {{ this }} where date = {{ run_date() }} and version = {{ build_version() }}
+        delete from {{ this }} where {{ in_run_dates('date') }} and version = {{ build_version() }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -35,16 +34,20 @@
     {%- if is_incremental() -%}
         {%- if execute -%}
             {%- set published = run_query(
-                "select count(*) from ops.published_days where date = " ~ run_date()
+                "select min(date) from ops.published_days where " ~ in_run_dates('date')
                 ~ " and version = " ~ build_version()) -%}
-            {%- if published.columns[0].values()[0] > 0 -%}
+            {%- set served = published.columns[0].values()[0] -%}
+            {%- if served is not none -%}
                 {{ exceptions.raise_compiler_error(
-                    "version " ~ build_version_value() ~ " of " ~ run_date_iso()
+                    "version " ~ build_version_value() ~ " of " ~ served
                     ~ " is published and is never rebuilt in place: run the day again"
                     ~ " (a new run builds a new version)") }}
             {%- endif -%}
         {%- endif -%}
         alter table {{ this }} drop if exists
-            partition (date = '{{ run_date_iso() }}', version = {{ build_version_value() }})
+        {%- for day in run_dates_iso() %}
+            partition (date = '{{ day }}', version = {{ build_version_value() }})
+            {%- if not loop.last %},{% endif -%}
+        {%- endfor %}
     {%- endif -%}
 {%- endmacro %}

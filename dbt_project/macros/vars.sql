@@ -31,6 +31,56 @@
     cast('{{ value }}' as date)
 {%- endmacro %}
 
+{#- The last day of the run: a run builds every day from run_date to run_date_end (a backfill's
+    range, in one invocation); without run_date_end, the run date alone. -#}
+{% macro run_date_end() -%}
+    {%- set value = _run_date_end_setting() -%}
+    {%- if value is none -%}
+        {{- return(run_date()) -}}
+    {%- endif -%}
+    {%- if execute -%}
+        {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', value) -%}
+            {{ exceptions.raise_compiler_error(
+                "var 'run_date_end' must be an ISO date YYYY-MM-DD, got '" ~ value ~ "'") }}
+        {%- endif -%}
+        {%- if value < run_date_iso() -%}
+            {{ exceptions.raise_compiler_error(
+                "var 'run_date_end' (" ~ value ~ ") is before run_date (" ~ run_date_iso() ~ ")") }}
+        {%- endif -%}
+    {%- endif -%}
+    {{- return("cast('" ~ value ~ "' as date)") -}}
+{%- endmacro %}
+
+{#- run_date_end from where run_date came: a run date typed in --vars never pairs with an
+    ADTECH_RUN_DATE_END left in the environment. -#}
+{% macro _run_date_end_setting() -%}
+    {%- if var('run_date', none) is not none and var('run_date_end', none) is none -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {{- return(_run_setting('run_date_end', 'ADTECH_RUN_DATE_END')) -}}
+{%- endmacro %}
+
+{#- The run's days as a condition on a date column: `column between run_date and run_date_end`. -#}
+{% macro in_run_dates(column) -%}
+    {{ column }} between {{ run_date() }} and {{ run_date_end() }}
+{%- endmacro %}
+
+{#- The run's days as 'YYYY-MM-DD' strings, in order (for tests that need each day by name). -#}
+{% macro run_dates_iso() -%}
+    {%- if not execute -%}
+        {{- return([]) -}}  {#- parsing: no run yet -#}
+    {%- endif -%}
+    {%- set first = modules.datetime.date.fromisoformat(run_date_iso()) -%}
+    {%- set last_value = _run_date_end_setting() -%}
+    {%- set checked = run_date_end() -%}
+    {%- set last = first if last_value is none else modules.datetime.date.fromisoformat(last_value) -%}
+    {%- set days = [] -%}
+    {%- for offset in range((last - first).days + 1) -%}
+        {%- do days.append((first + modules.datetime.timedelta(days=offset)).isoformat()) -%}
+    {%- endfor -%}
+    {{- return(days) -}}
+{%- endmacro %}
+
 {#- The version this invocation writes into the versioned marts (write-audit-publish: a rebuild
     of a day is written beside the served version, which ops.published_days points at). The
     pipeline passes one per run; a plain `dbt build` gets one from its start time, so each build
@@ -63,7 +113,7 @@
 {% macro audited_version(relation) -%}
     {%- if _run_setting('build_version', 'ADTECH_BUILD_VERSION') is none
         and flags.WHICH == 'test' -%}
-        (select max(version) from {{ relation }} where date = {{ run_date() }})
+        (select max(version) from {{ relation }} where {{ in_run_dates('date') }})
     {%- else -%}
         {{ build_version() }}
     {%- endif -%}
@@ -77,4 +127,16 @@
             "var '" ~ name ~ "' must be a whole number >= " ~ minimum ~ ", got '" ~ value ~ "'") }}
     {%- endif -%}
     {{ value | int }}
+{%- endmacro %}
+
+{#- The run's days as rows (column run_date), for a model or test that needs a row per day even
+    when the day has no data. -#}
+{% macro run_dates_rows() -%}
+    {%- if not execute %}
+    select cast(null as date) as run_date
+    {%- endif -%}
+    {%- for day in run_dates_iso() %}
+    select cast('{{ day }}' as date) as run_date
+    {%- if not loop.last %} union all{% endif -%}
+    {%- endfor %}
 {%- endmacro %}

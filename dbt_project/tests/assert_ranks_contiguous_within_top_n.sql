@@ -1,9 +1,10 @@
--- Every list of the run date ranks 1, 2, ..., n with no gap or repeat, and n <= top_n.
+-- Every list of each run date ranks 1, 2, ..., n with no gap or repeat, and n <= top_n.
 with
 
 lists as (
 
     select
+        date,
         advertiser_id,
         model,
         count(*) as list_length,
@@ -11,8 +12,10 @@ lists as (
         min(rank) as first_rank,
         max(rank) as last_rank
     from {{ ref('recommendations') }}
-    where date = {{ run_date() }} and version = {{ audited_version(ref('recommendations')) }}
-    group by advertiser_id, model
+    where
+        {{ in_run_dates('date') }}
+        and version = {{ audited_version(ref('recommendations')) }}
+    group by date, advertiser_id, model
 
 )
 

@@ -1,4 +1,4 @@
--- The advertisers active on the run date: the filter FiltrarDatos applies to every event.
+-- The advertisers active on each run date: the filter FiltrarDatos applies to every event.
 with
 
 advertiser_days as (
@@ -13,7 +13,7 @@ active_on_run_date as (
         active_date as run_date,
         advertiser_id
     from advertiser_days
-    where active_date = {{ run_date() }}
+    where {{ in_run_dates('active_date') }}
 
 )
 

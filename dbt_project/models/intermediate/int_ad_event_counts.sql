@@ -1,5 +1,7 @@
--- FiltrarDatos for ad events: impressions and clicks of advertisers active on the run date,
--- over the CTR window [run_date - ctr_window_days + 1, run_date], counted per product.
+{%- set window_days = int_var('ctr_window_days', 1) | trim | int -%}
+
+-- FiltrarDatos for ad events: impressions and clicks of advertisers active on each run date,
+-- over its CTR window [run_date - ctr_window_days + 1, run_date], counted per product.
 -- Clicks on products without impressions stay in the counts; TopCTR's eligibility rule
 -- excludes them and a warn-level test reports them.
 with
@@ -14,33 +16,54 @@ ad_events as (
 
     select * from {{ ref('stg_logs__ads_views') }}
     where
-        event_date > {{ run_date() }} - {{ int_var('ctr_window_days', 1) }}
-        and event_date <= {{ run_date() }}
+        event_date > {{ run_date() }} - {{ window_days }}
+        and event_date <= {{ run_date_end() }}
+
+),
+
+-- An event counts toward the run dates whose window holds it: its own day and the
+-- ctr_window_days - 1 days after. One copy per window day keeps the join below an equi-join
+-- (a hash join on day and advertiser), where a range condition would compare every event
+-- with every run date of a backfill.
+windowed as (
+
+    {% for offset in range(window_days) %}
+        select
+            {{ add_days('event_date', offset) }} as run_date,
+            advertiser_id,
+            product_id,
+            event_type
+        from ad_events
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 
 ),
 
 events_of_active_advertisers as (
 
     select
-        ad_events.advertiser_id,
-        ad_events.product_id,
-        ad_events.event_type
-    from ad_events
+        windowed.run_date,
+        windowed.advertiser_id,
+        windowed.product_id,
+        windowed.event_type
+    from windowed
     inner join active_advertisers
-        on ad_events.advertiser_id = active_advertisers.advertiser_id
+        on
+            windowed.run_date = active_advertisers.run_date
+            and windowed.advertiser_id = active_advertisers.advertiser_id
 
 ),
 
 counted as (
 
     select
-        {{ run_date() }} as run_date,
+        run_date,
         advertiser_id,
         product_id,
         count(*) filter (where event_type = 'impression') as impressions,
         count(*) filter (where event_type = 'click') as clicks
     from events_of_active_advertisers
-    group by advertiser_id, product_id
+    group by run_date, advertiser_id, product_id
 
 )
 

@@ -1,5 +1,5 @@
--- FiltrarDatos for product views: the run date's views of active advertisers, counted per
--- product (the only use of single views downstream is counting them).
+-- FiltrarDatos for product views: each run date's views of advertisers active that day,
+-- counted per product (the only use of single views downstream is counting them).
 with
 
 active_advertisers as (
@@ -11,30 +11,33 @@ active_advertisers as (
 product_views as (
 
     select * from {{ ref('stg_logs__product_views') }}
-    where event_date = {{ run_date() }}
+    where {{ in_run_dates('event_date') }}
 
 ),
 
 views_of_active_advertisers as (
 
     select
+        product_views.event_date as run_date,
         product_views.advertiser_id,
         product_views.product_id
     from product_views
     inner join active_advertisers
-        on product_views.advertiser_id = active_advertisers.advertiser_id
+        on
+            product_views.event_date = active_advertisers.run_date
+            and product_views.advertiser_id = active_advertisers.advertiser_id
 
 ),
 
 counted as (
 
     select
-        {{ run_date() }} as run_date,
+        run_date,
         advertiser_id,
         product_id,
         count(*) as views
     from views_of_active_advertisers
-    group by advertiser_id, product_id
+    group by run_date, advertiser_id, product_id
 
 )
 

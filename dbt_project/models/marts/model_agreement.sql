@@ -1,6 +1,6 @@
 {{ config(unique_key=['date', 'version', 'advertiser_id']) }}
 
--- Per run date and active advertiser: how much the TopCTR and TopProduct lists agree.
+-- Per run date and advertiser active that day: how much the TopCTR and TopProduct lists agree.
 with
 
 active_advertisers as (
@@ -12,20 +12,22 @@ active_advertisers as (
 top_ctr as (
 
     select
+        date,
         advertiser_id,
         product_id
     from {{ ref('recommendations') }}
-    where date = {{ run_date() }} and version = {{ build_version() }} and model = 'top_ctr'
+    where {{ in_run_dates('date') }} and version = {{ build_version() }} and model = 'top_ctr'
 
 ),
 
 top_product as (
 
     select
+        date,
         advertiser_id,
         product_id
     from {{ ref('recommendations') }}
-    where date = {{ run_date() }} and version = {{ build_version() }} and model = 'top_product'
+    where {{ in_run_dates('date') }} and version = {{ build_version() }} and model = 'top_product'
 
 ),
 
@@ -34,11 +36,13 @@ both_lists as (
     select
         top_ctr.product_id as top_ctr_product_id,
         top_product.product_id as top_product_product_id,
+        coalesce(top_ctr.date, top_product.date) as date,
         coalesce(top_ctr.advertiser_id, top_product.advertiser_id) as advertiser_id
     from top_ctr
     full outer join top_product
         on
-            top_ctr.advertiser_id = top_product.advertiser_id
+            top_ctr.date = top_product.date
+            and top_ctr.advertiser_id = top_product.advertiser_id
             and top_ctr.product_id = top_product.product_id
 
 ),
@@ -46,6 +50,7 @@ both_lists as (
 counted as (
 
     select
+        date,
         advertiser_id,
         count(top_ctr_product_id) as top_ctr_count,
         count(top_product_product_id) as top_product_count,
@@ -53,7 +58,7 @@ counted as (
             where top_ctr_product_id is not null and top_product_product_id is not null
         ) as overlap
     from both_lists
-    group by advertiser_id
+    group by date, advertiser_id
 
 ),
 
@@ -72,7 +77,9 @@ final as (
             as jaccard
     from active_advertisers
     left join counted
-        on active_advertisers.advertiser_id = counted.advertiser_id
+        on
+            active_advertisers.run_date = counted.date
+            and active_advertisers.advertiser_id = counted.advertiser_id
 
 )
 

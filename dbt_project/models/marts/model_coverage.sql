@@ -12,7 +12,7 @@ active_advertisers as (
 recommendations as (
 
     select * from {{ ref('recommendations') }}
-    where date = {{ run_date() }} and version = {{ build_version() }}
+    where {{ in_run_dates('date') }} and version = {{ build_version() }}
 
 ),
 
@@ -22,53 +22,81 @@ models as (
 
 ),
 
-active_count as (
+run_dates as (
 
-    select count(*) as active_advertisers from active_advertisers
+    {{ run_dates_rows() }}
+
+),
+
+active_counts as (
+
+    select
+        run_date,
+        count(*) as active_advertisers
+    from active_advertisers
+    group by run_date
 
 ),
 
 list_lengths as (
 
     select
+        date,
         model,
         advertiser_id,
         count(*) as list_length
     from recommendations
-    group by model, advertiser_id
+    group by date, model, advertiser_id
+
+),
+
+-- Every run date with every model, so a day or a model without lists still gets a row.
+dates_and_models as (
+
+    select
+        run_dates.run_date as date,
+        models.model,
+        coalesce(active_counts.active_advertisers, 0) as active_advertisers
+    from run_dates
+    left join active_counts
+        on run_dates.run_date = active_counts.run_date
+    cross join models
 
 ),
 
 per_model as (
 
     select
-        models.model,
+        dates_and_models.date,
+        dates_and_models.model,
+        dates_and_models.active_advertisers,
         count(list_lengths.advertiser_id) as advertisers_with_recommendations,
         avg(list_lengths.list_length) as avg_list_length
-    from models
+    from dates_and_models
     left join list_lengths
-        on models.model = list_lengths.model
-    group by models.model
+        on
+            dates_and_models.date = list_lengths.date
+            and dates_and_models.model = list_lengths.model
+    group by dates_and_models.date, dates_and_models.model, dates_and_models.active_advertisers
 
 ),
 
 final as (
 
     select
-        {{ run_date() }} as date,
+        date,
         {{ build_version() }} as version,
-        per_model.model,
-        active_count.active_advertisers,
-        per_model.advertisers_with_recommendations,
+        model,
+        active_advertisers,
+        advertisers_with_recommendations,
         -- 0, not null, on a day without active advertisers or lists: the API reads plain numbers.
         coalesce(
-            cast(per_model.advertisers_with_recommendations as {{ double_type() }})
-            / nullif(active_count.active_advertisers, 0),
+            cast(advertisers_with_recommendations as {{ double_type() }})
+            / nullif(active_advertisers, 0),
             0
         ) as coverage,
-        coalesce(cast(per_model.avg_list_length as {{ double_type() }}), 0) as avg_list_length
+        coalesce(cast(avg_list_length as {{ double_type() }}), 0) as avg_list_length
     from per_model
-    cross join active_count
 
 )
 

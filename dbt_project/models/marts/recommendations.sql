@@ -12,14 +12,14 @@ with
 top_ctr as (
 
     select * from {{ ref('top_ctr') }}
-    where date = {{ run_date() }} and version = {{ build_version() }}
+    where {{ in_run_dates('date') }} and version = {{ build_version() }}
 
 ),
 
 top_product as (
 
     select * from {{ ref('top_product') }}
-    where date = {{ run_date() }} and version = {{ build_version() }}
+    where {{ in_run_dates('date') }} and version = {{ build_version() }}
 
 ),
 

@@ -5,7 +5,8 @@
 
 {%- set prior = int_var('ctr_prior_impressions', 0) | trim | int -%}
 
--- TopCTR: each active advertiser's products with the best click-through rate in the CTR window.
+-- TopCTR: per run date, each active advertiser's products with the best click-through rate in
+-- the CTR window.
 -- The rate is a double: IEEE division is correctly rounded, so equal fractions (1/2, 2/4) get
 -- equal scores and the tie-breaks decide (exact for counts below about 10^7).
 -- With ctr_prior_impressions = k > 0 it is smoothed toward the advertiser's own CTR over the
@@ -15,7 +16,7 @@ with
 event_counts as (
 
     select * from {{ ref('int_ad_event_counts') }}
-    where run_date = {{ run_date() }}
+    where {{ in_run_dates('run_date') }}
 
 ),
 
@@ -39,10 +40,11 @@ eligible as (
 advertiser_rates as (
 
     select
+        run_date,
         advertiser_id,
         cast(sum(clicks) as {{ double_type() }}) / nullif(sum(impressions), 0) as advertiser_ctr
     from event_counts
-    group by advertiser_id
+    group by run_date, advertiser_id
 
 ),
 {%- endif %}
@@ -65,7 +67,9 @@ scored as (
     from eligible
     {% if prior > 0 -%}
         inner join advertiser_rates
-            on eligible.advertiser_id = advertiser_rates.advertiser_id
+            on
+                eligible.run_date = advertiser_rates.run_date
+                and eligible.advertiser_id = advertiser_rates.advertiser_id
     {%- endif %}
 
 ),
@@ -75,7 +79,7 @@ ranked as (
     select
         *,
         row_number() over (
-            partition by advertiser_id
+            partition by run_date, advertiser_id
             order by score desc, clicks desc, impressions desc, product_id asc
         ) as rank
     from scored

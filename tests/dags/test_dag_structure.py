@@ -1,4 +1,5 @@
-"""The DAG folder imports cleanly and the DAG has the shape DESIGN.md asks for."""
+"""The DAG folder imports cleanly; the nightly DAG has the shape the project's contract asks
+for, and the backfill DAG has the same steps over a range of days."""
 
 from __future__ import annotations
 
@@ -8,17 +9,23 @@ import pendulum
 import pytest
 
 DAG_ID = "adtech_recommendations"
+BACKFILL_ID = "adtech_backfill"
 
 
 @pytest.fixture(scope="module")
-def dag():
+def bag():
     from airflow.dag_processing.dagbag import DagBag
 
     from pipeline.settings import REPO_ROOT
 
     bag = DagBag(dag_folder=str(REPO_ROOT / "dags"))
     assert bag.import_errors == {}
-    assert list(bag.dag_ids) == [DAG_ID]
+    assert sorted(bag.dag_ids) == [BACKFILL_ID, DAG_ID]
+    return bag
+
+
+@pytest.fixture(scope="module")
+def dag(bag):
     return bag.dags[DAG_ID]
 
 
@@ -123,3 +130,55 @@ def test_no_task_renders_dbt_from_a_manifest_or_passes_vars(dag) -> None:
     the whole project again; the day and version reach dbt as environment variables)."""
     assert not [t.task_id for t in dag.tasks if type(t).__module__.startswith("cosmos")]
     assert dag.get_task("dbt_build").retries == dag.default_args["retries"]
+
+
+def test_the_backfill_dag_runs_the_same_steps_over_a_range(bag, dag) -> None:
+    """Manual only, params start and end required; the nightly DAG's tasks with the same
+    upstreams, plus nights_instead after a failed load, build or step; record_failure last."""
+    backfill = bag.dags[BACKFILL_ID]
+    assert backfill.timetable.can_be_scheduled is False
+    assert set(backfill.params) == {"start", "end"}
+    assert set(backfill.task_ids) == set(dag.task_ids) | {"nights_instead"}
+    for task_id in dag.task_ids:
+        if task_id != "record_failure":
+            assert _upstream(backfill, task_id) == _upstream(dag, task_id), task_id
+        # The same task code (pipeline/airflow_tasks.py), not a copy: start alone differs.
+        if task_id != "start":
+            assert (
+                backfill.get_task(task_id).python_callable is dag.get_task(task_id).python_callable
+            )
+    alone = backfill.get_task("nights_instead")
+    assert alone.trigger_rule == "one_failed" and alone.retries == 0
+    loads = {"load_advertiser_ids", "load_product_views", "load_ads_views"}
+    steps = {"FiltrarDatos", "TopCTR", "TopProduct", "DBWriting"}
+    assert _upstream(backfill, "nights_instead") == loads | {"dbt_build"} | steps
+    assert backfill.get_task("record_failure").trigger_rule == "one_failed"
+    assert _upstream(backfill, "record_failure") == set(backfill.task_ids) - {"record_failure"}
+    assert [t.task_id for t in backfill.leaves] == ["record_failure"]
+
+
+def test_the_backfill_checks_its_params_before_opening_anything() -> None:
+    """Each bad range is refused with a message naming what is wrong (the DAG run test shows
+    that nothing is written); a good one gives its days."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from dags.adtech_backfill import requested_days
+    from pipeline.steps import MAX_RANGE_DAYS
+
+    day = dt.date(2024, 11, 20)
+    assert requested_days({"start": "2024-11-20", "end": "2024-11-22"}) == [
+        day + dt.timedelta(days=i) for i in range(3)
+    ]
+    too_far = (day + dt.timedelta(days=MAX_RANGE_DAYS)).isoformat()
+    for params, clue in [
+        ({"start": "2024-11-20\x00", "end": "2024-11-21"}, "must be a date YYYY-MM-DD"),
+        ({"start": "2024-11-20\n", "end": "2024-11-21"}, "must be a date YYYY-MM-DD"),
+        ({"start": "2024-13-01", "end": "2024-13-02"}, "not a calendar date"),
+        ({"start": "2024-11-20"}, "'end' must be a date"),
+        ({"start": 20241120, "end": "2024-11-21"}, "'start' must be a date"),
+        ({"start": "\uff12\uff10\uff12\uff14-11-20", "end": "2024-11-21"}, "YYYY-MM-DD"),  # wide
+        ({"start": "2024-11-21", "end": "2024-11-20"}, "end=2024-11-20"),
+        ({"start": "2024-11-20", "end": too_far}, f"end={too_far}"),
+    ]:
+        with pytest.raises(AirflowFailException, match=clue):
+            requested_days(params)

@@ -22,7 +22,8 @@ from pipeline.airflow_env import DAG_ID
 from tests.checkouts import copy_worktree, shell
 
 D = dt.date(2024, 11, 21)
-DAYS = [D - dt.timedelta(days=1), D]  # a manual run may process D or the day before it
+DAYS = [D - dt.timedelta(days=1), D]
+BACKFILL_ID = "adtech_backfill"  # a manual run may process D or the day before it
 LOADED = 'eval "$(adtech stack env)"\n'
 
 
@@ -85,18 +86,22 @@ def test_second_stack_up_neither_migrates_nor_parses_again(checkout: Path) -> No
     assert "migrated" not in again.stderr and "parsed into" not in again.stderr
 
 
-def test_dags_list_shows_the_dag_imported_without_a_dbt_manifest(checkout: Path) -> None:
+def test_dags_list_shows_the_dags_imported_without_a_dbt_manifest(checkout: Path) -> None:
+    """Both DAGs, the nightly one and the backfill, registered by `adtech stack up` alone."""
     listed = shell(checkout, LOADED + "airflow dags list -o json")
     assert listed.returncode == 0, listed.stderr
     (printed,) = [line for line in listed.stdout.splitlines() if line.startswith("[{")]
     dags = json.loads(printed)
-    assert [d["dag_id"] for d in dags] == [DAG_ID]
-    assert dags[0]["fileloc"] == str(checkout / "dags" / f"{DAG_ID}.py")
+    assert {d["dag_id"]: d["fileloc"] for d in dags} == {
+        name: str(checkout / "dags" / f"{name}.py") for name in (DAG_ID, BACKFILL_ID)
+    }
     # The copy had no target/, and the DAG's import needs no manifest (its dbt steps run as one
     # `dbt build` in a task): importing it does not run `dbt parse`.
     assert not (checkout / "target" / "manifest.json").exists()
     errors = shell(checkout, LOADED + "airflow dags list-import-errors -o json")
-    assert errors.returncode == 0 and "adtech_recommendations.py" not in errors.stdout
+    assert errors.returncode == 0, errors.stderr
+    assert "adtech_recommendations.py" not in errors.stdout
+    assert "adtech_backfill.py" not in errors.stdout
 
 
 def test_dags_test_publishes_a_day_without_phoning_home(checkout: Path) -> None:

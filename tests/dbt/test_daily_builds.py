@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import dbt_scenario as sc
 import psycopg2
 import pytest
-from dbt_support import node_statuses
+from dbt_support import node_statuses, unversioned_columns
 
 MARTS = [
     "top_ctr",
@@ -31,12 +31,7 @@ def _snapshot(url: str) -> dict[str, list[tuple]]:
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         out = {}
         for table in MARTS:
-            cur.execute(
-                "select column_name from information_schema.columns where table_schema = 'marts'"
-                " and table_name = %s and column_name <> 'version' order by ordinal_position",
-                (table,),
-            )
-            columns = ", ".join(f"m.{name}" for (name,) in cur.fetchall())
+            columns = ", ".join(f"m.{name}" for name in unversioned_columns(cur, table))
             served = (
                 ""
                 if table == "recommendation_changes"

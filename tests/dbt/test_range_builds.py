@@ -10,7 +10,7 @@ import datetime as dt
 import dbt_scenario as sc
 import psycopg2
 import pytest
-from dbt_support import node_statuses
+from dbt_support import node_statuses, unversioned_columns
 
 VERSIONED = ["top_ctr", "top_product", "recommendations", "model_coverage", "model_agreement"]
 NIGHTLY = ("--exclude-resource-type", "unit_test")
@@ -30,12 +30,7 @@ def _version_rows(url: str, version: int) -> dict[str, list[tuple]]:
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         out = {}
         for table in VERSIONED:
-            cur.execute(
-                "select column_name from information_schema.columns where table_schema = 'marts'"
-                " and table_name = %s and column_name <> 'version' order by ordinal_position",
-                (table,),
-            )
-            columns = ", ".join(name for (name,) in cur.fetchall())
+            columns = ", ".join(unversioned_columns(cur, table))
             cur.execute(f"select {columns} from marts.{table} where version = %s", (version,))
             out[table] = sorted(cur.fetchall(), key=repr)
         return out

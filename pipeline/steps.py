@@ -309,9 +309,6 @@ def run_range(
     from pipeline.transform import parse_project
 
     days = days_between(first, last)
-    if get_settings().dbt_target == "spark":
-        # Spark loads one day's partition at a time (pipeline/spark_load.py): night by night.
-        return [_night(day, run_id and f"{run_id}__{day.isoformat()}") for day in days]
     run_id = run_id or f"backfill__{first.isoformat()}__{last.isoformat()}__{uuid.uuid4().hex[:8]}"
     background = ThreadPoolExecutor(1)
     manifest = background.submit(parse_project)
@@ -349,9 +346,8 @@ def _finish_day(result: RunResult, context: RunContext) -> None:
     result.status = "success"
 
 
-def _night(day: dt.date, run_id: str | None) -> RunResult:
+def _night(day: dt.date, run_id: str) -> RunResult:
     """One day's night, its failure returned rather than raised (it is recorded already)."""
-    run_id = run_id or f"manual__{day.isoformat()}__{uuid.uuid4().hex[:8]}"
     try:
         return run_day(day, run_id)
     except Exception as exc:

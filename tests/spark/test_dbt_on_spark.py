@@ -47,6 +47,7 @@ DBT = str(Path(sys.executable).parent / "dbt")
 D1, D2, D3, D4 = (date(2025, 3, d) for d in (1, 2, 3, 4))
 BUILT = {D1: 5001, D2: 5002, D3: 5003}  # the build version of each day's build, both targets
 RETRY_VERSION = 5099
+RANGE_VERSION = 5100  # D1..D2 built again in ONE build (a backfill's range) on Spark
 SOURCES = ("advertiser_ids", "product_views", "ads_views")
 COMMON = dict(advertisers=10, active=7, products=60, click_rate=0.05, seed=11)
 # The marts' columns compared (all but version); recommendation_changes is a view over the
@@ -135,6 +136,7 @@ class Built:
     spark_builds: dict[date, dict] = field(default_factory=dict)
     pg_ceiling: str = ""
     spark_retry: list[dict] = field(default_factory=list)
+    spark_range: dict = field(default_factory=dict)
     retry_rows: list[int] = field(default_factory=list)
 
     def spark_rows(self, query: str) -> list[tuple]:
@@ -223,6 +225,15 @@ def built(spark_server: SparkServer, admin_url: str, s3, tmp_path_factory: pytes
                 if day != D1:  # the unit tests do not depend on the data: once is enough
                     args += ["--exclude-resource-type", "unit_test"]
                 result.spark_builds[day] = _dbt("spark", spark_target, spark_env, *args)
+            range_vars = {
+                "run_date": D1.isoformat(),
+                "run_date_end": D2.isoformat(),
+                "build_version": RANGE_VERSION,
+            }
+            result.spark_range = _dbt(
+                "spark", spark_target, spark_env, "build", "--exclude-resource-type", "unit_test",
+                "--vars", json.dumps(range_vars),
+            )  # fmt: skip
 
             # Write-audit-publish on Spark: a retried build replaces its own (date, version)
             # partition, even when its new batch is empty. (D1, RETRY_VERSION) is first built
@@ -355,6 +366,19 @@ def test_marts_are_equal_row_for_row(built: Built, day: date) -> None:
     for mart in MARTS:
         assert len(pg[mart]) > 0, mart
         assert spark[mart] == pg[mart], mart
+
+
+def test_a_range_builds_on_spark_what_one_build_per_day_builds(built: Built) -> None:
+    """A backfill's range in one build (run_date..run_date_end), on Spark as on PostgreSQL
+    (tests/dbt/test_range_builds.py): every day's marts equal its own build's."""
+    assert built.spark_range["rc"] == 0, built.spark_range["output"][-3000:]
+    for day in (D1, D2):
+        for mart, columns in MARTS.items():
+            in_range = built.spark_rows(
+                f"select {columns} from marts.{mart} where date = '{day}'"
+                f" and version = {RANGE_VERSION}"
+            )
+            assert sorted(in_range, key=repr) == _marts(built.spark_rows, day)[mart], mart
 
 
 def test_an_empty_day_fails_its_test_on_both_targets(built: Built) -> None:

@@ -11,13 +11,13 @@ import io
 import os
 import shutil
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from pipeline.s3_upload import MultipartWriter, s3_client
+
 GZIP_MAGIC = b"\x1f\x8b"
-PART_SIZE = 8 * 1024 * 1024  # S3 parts must be >= 5 MiB except the last one
 
 
 class Location(Protocol):
@@ -71,15 +71,6 @@ class LocalFolder:
         shutil.move(path, target)
 
 
-def s3_client():
-    """boto3 S3 client; boto3 itself reads AWS_ENDPOINT_URL_S3 and the credentials."""
-    import boto3
-    import botocore.config
-
-    # Path-style addressing: local endpoints (moto) do not resolve bucket subdomains.
-    return boto3.client("s3", config=botocore.config.Config(s3={"addressing_style": "path"}))
-
-
 class S3Prefix:
     """`s3://bucket/prefix`: keys are appended to the prefix."""
 
@@ -118,84 +109,6 @@ class S3Prefix:
     def put_file(self, path: Path, key: str) -> None:
         """A finished local file, with boto3's managed (multipart, threaded) transfer."""
         self.client.upload_file(str(path), self.bucket, self.prefix + key)
-
-
-class MultipartWriter(io.RawIOBase):
-    """A writable stream that becomes one S3 object: parts are uploaded as they fill, in a
-    background thread so that writing and uploading overlap. Memory stays at about three parts.
-    On an exception the multipart upload is aborted and no object appears."""
-
-    def __init__(self, client, bucket: str, key: str, part_size: int = PART_SIZE) -> None:
-        super().__init__()
-        self.client, self.bucket, self.key, self.part_size = client, bucket, key, part_size
-        self.buffer = bytearray()
-        self.upload_id: str | None = None
-        self.parts: list[Future] = []
-        self.pool = ThreadPoolExecutor(max_workers=1)
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data) -> int:
-        self.buffer += data
-        while len(self.buffer) >= self.part_size:
-            self._send(bytes(self.buffer[: self.part_size]))
-            del self.buffer[: self.part_size]
-        return len(data)
-
-    def _send(self, body: bytes) -> None:
-        if self.upload_id is None:
-            self.upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=self.key)[
-                "UploadId"
-            ]
-        if len(self.parts) >= 2:  # bound the memory held by queued parts
-            self.parts[-2].result()
-        number = len(self.parts) + 1
-        self.parts.append(
-            self.pool.submit(
-                self.client.upload_part,
-                Bucket=self.bucket,
-                Key=self.key,
-                PartNumber=number,
-                UploadId=self.upload_id,
-                Body=body,
-            )
-        )
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        try:
-            if exc_type is None:
-                self._finish()
-            elif self.upload_id is not None:
-                self.client.abort_multipart_upload(
-                    Bucket=self.bucket, Key=self.key, UploadId=self.upload_id
-                )
-        finally:
-            self.pool.shutdown(wait=True)
-            super().__exit__(exc_type, exc, tb)
-
-    def _finish(self) -> None:
-        if self.upload_id is None:  # small object: one request
-            self.client.put_object(Bucket=self.bucket, Key=self.key, Body=bytes(self.buffer))
-            return
-        try:
-            if self.buffer:
-                self._send(bytes(self.buffer))
-            parts = [
-                {"PartNumber": i, "ETag": f.result()["ETag"]}
-                for i, f in enumerate(self.parts, start=1)
-            ]
-            self.client.complete_multipart_upload(
-                Bucket=self.bucket,
-                Key=self.key,
-                UploadId=self.upload_id,
-                MultipartUpload={"Parts": parts},
-            )
-        except BaseException:
-            self.client.abort_multipart_upload(
-                Bucket=self.bucket, Key=self.key, UploadId=self.upload_id
-            )
-            raise
 
 
 def from_env() -> S3Prefix:

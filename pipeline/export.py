@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 from dataclasses import dataclass
 
@@ -66,7 +67,10 @@ def export_relation(
         where = sql.SQL("{} and version = {}").format(where, sql.Literal(run.version))
     query = sql.SQL("copy (select * from {} where {}) to stdout with (format csv, header)")
     copy = query.format(sql.Identifier(schema, name), where).as_string(conn)
-    with conn.cursor() as cur, MultipartWriter(client, bucket, key) as sink:
+    with (
+        conn.cursor() as cur,
+        MultipartWriter(client, bucket, key, content_type="application/gzip") as sink,
+    ):
         # zlib's default level: gzip's own default (9) took 3.7x the time for 4 % less.
         with gzip.GzipFile(fileobj=sink, mode="wb", mtime=0, compresslevel=6) as gz:
             cur.copy_expert(copy, gz)
@@ -75,17 +79,27 @@ def export_relation(
 
 
 def export_day(run: RunContext) -> list[ExportResult]:
+    return export_days([run])[run.day]
+
+
+def export_days(runs: list[RunContext]) -> dict[dt.date, list[ExportResult]]:
+    """Each run's day under <export prefix>/date=D/ (a backfill's days share one connection,
+    one S3 client and one catalog query)."""
     settings = get_settings()
     client = s3_client()
-    prefix = f"{settings.export_prefix.rstrip('/')}/date={run.day.isoformat()}/"
     conn = psycopg2.connect(settings.database_url)
     try:
         conn.set_session(readonly=True)
-        return [
-            export_relation(
-                conn, client, settings.s3_bucket, f"{prefix}{rel[0]}.{rel[1]}.csv.gz", rel, run
-            )
-            for rel in exportable_relations(conn)
-        ]
+        relations = exportable_relations(conn)
+        exported = {}
+        for run in runs:
+            prefix = f"{settings.export_prefix.rstrip('/')}/date={run.day.isoformat()}/"
+            exported[run.day] = [
+                export_relation(
+                    conn, client, settings.s3_bucket, f"{prefix}{rel[0]}.{rel[1]}.csv.gz", rel, run
+                )
+                for rel in relations
+            ]
+        return exported
     finally:
         conn.close()

@@ -1,8 +1,10 @@
-"""A write-only file object that streams into an S3 multipart upload, in bounded memory."""
+"""A write-only file object that streams into one S3 object, in bounded memory (the pipeline's
+exports; the local stack's generator writes its logs with it too)."""
 
 from __future__ import annotations
 
 import io
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import boto3
 import botocore.config
@@ -11,69 +13,101 @@ PART_SIZE = 8 * 1024 * 1024  # S3 wants >= 5 MiB for every part but the last
 
 
 def s3_client():
-    """boto3 reads AWS_ENDPOINT_URL_S3 itself; path-style suits local endpoints and AWS alike."""
+    """boto3 reads AWS_ENDPOINT_URL_S3 and the credentials itself; path-style addressing suits
+    local endpoints (moto does not resolve bucket subdomains) and AWS alike."""
     return boto3.client("s3", config=botocore.config.Config(s3={"addressing_style": "path"}))
 
 
 class MultipartWriter(io.RawIOBase):
-    """`write()` buffers up to PART_SIZE, then uploads a part. `close()` completes the upload;
-    `abort()` (or an exception inside a `with` block) discards it, so no partial object appears."""
+    """A writable stream that becomes one S3 object. Parts are uploaded as they fill, in a
+    background thread, so writing and uploading overlap; memory stays at about three parts. An
+    object smaller than one part is sent whole, in ONE request, when the block ends (a day's
+    exports mostly are: a multipart upload costs three). On an exception the upload is aborted
+    and no object appears."""
 
-    def __init__(self, client, bucket: str, key: str, content_type: str = "application/gzip"):
+    def __init__(
+        self,
+        client,
+        bucket: str,
+        key: str,
+        part_size: int = PART_SIZE,
+        content_type: str = "application/octet-stream",
+    ) -> None:
         super().__init__()
-        self._client, self.bucket, self.key = client, bucket, key
-        self._buffer = bytearray()
-        self._parts: list[dict] = []
-        self._upload_id = client.create_multipart_upload(
-            Bucket=bucket, Key=key, ContentType=content_type
-        )["UploadId"]
+        self.client, self.bucket, self.key, self.part_size = client, bucket, key, part_size
+        self.content_type = content_type
+        self.buffer = bytearray()
+        self.upload_id: str | None = None  # started by the first full part
+        self.parts: list[Future] = []
+        self.pool = ThreadPoolExecutor(max_workers=1)
         self.bytes_written = 0
 
     def writable(self) -> bool:
         return True
 
     def write(self, data) -> int:
-        self._buffer += data
+        self.buffer += data
         self.bytes_written += len(data)
-        while len(self._buffer) >= PART_SIZE:
-            self._upload(bytes(self._buffer[:PART_SIZE]))
-            del self._buffer[:PART_SIZE]
+        while len(self.buffer) >= self.part_size:
+            self._send(bytes(self.buffer[: self.part_size]))
+            del self.buffer[: self.part_size]
         return len(data)
 
-    def _upload(self, chunk: bytes) -> None:
-        number = len(self._parts) + 1
-        etag = self._client.upload_part(
-            Bucket=self.bucket,
-            Key=self.key,
-            UploadId=self._upload_id,
-            PartNumber=number,
-            Body=chunk,
-        )["ETag"]
-        self._parts.append({"ETag": etag, "PartNumber": number})
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        if self._buffer or not self._parts:
-            self._upload(bytes(self._buffer))
-            self._buffer.clear()
-        self._client.complete_multipart_upload(
-            Bucket=self.bucket,
-            Key=self.key,
-            UploadId=self._upload_id,
-            MultipartUpload={"Parts": self._parts},
-        )
-        super().close()
-
-    def abort(self) -> None:
-        if not self.closed:
-            self._client.abort_multipart_upload(
-                Bucket=self.bucket, Key=self.key, UploadId=self._upload_id
+    def _send(self, body: bytes) -> None:
+        if self.upload_id is None:
+            self.upload_id = self.client.create_multipart_upload(
+                Bucket=self.bucket, Key=self.key, ContentType=self.content_type
+            )["UploadId"]
+        if len(self.parts) >= 2:  # bound the memory held by queued parts
+            self.parts[-2].result()
+        number = len(self.parts) + 1
+        self.parts.append(
+            self.pool.submit(
+                self.client.upload_part,
+                Bucket=self.bucket,
+                Key=self.key,
+                PartNumber=number,
+                UploadId=self.upload_id,
+                Body=body,
             )
-            super().close()
+        )
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None:
-            self.abort()
-        else:
-            self.close()
+        try:
+            if exc_type is None:
+                self._finish()
+            elif self.upload_id is not None:
+                self.client.abort_multipart_upload(
+                    Bucket=self.bucket, Key=self.key, UploadId=self.upload_id
+                )
+        finally:
+            self.pool.shutdown(wait=True)
+            super().__exit__(exc_type, exc, tb)
+
+    def _finish(self) -> None:
+        if self.upload_id is None:  # small object: one request
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=self.key,
+                Body=bytes(self.buffer),
+                ContentType=self.content_type,
+            )
+            return
+        try:
+            if self.buffer:
+                self._send(bytes(self.buffer))
+            parts = [
+                {"PartNumber": i, "ETag": f.result()["ETag"]}
+                for i, f in enumerate(self.parts, start=1)
+            ]
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=self.key,
+                UploadId=self.upload_id,
+                MultipartUpload={"Parts": parts},
+            )
+        except BaseException:
+            self.client.abort_multipart_upload(
+                Bucket=self.bucket, Key=self.key, UploadId=self.upload_id
+            )
+            raise

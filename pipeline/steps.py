@@ -6,8 +6,9 @@ the same list as tasks (one `dbt build` for the dbt steps, then a task per step 
 
 A backfill walks the same steps over a range of days (`adtech backfill`, DAG adtech_backfill):
 the loads of every day, then ONE dbt build for all of them (every day in the same statements,
-one version), then export, publish and cleanup day by day. If the range's loads or build fail,
-each day runs again as its own night, so the good days are published and a bad day fails alone.
+one version), then the exports, each day published on its own, and one cleanup. If the range's
+loads or build fail, each day runs again as its own night, so the good days are published and a
+bad day fails alone.
 """
 
 from __future__ import annotations
@@ -170,10 +171,19 @@ def export(run: RunContext) -> dict:
         from pipeline.spark_serving import export_and_land
 
         return export_and_land(run)
-    from pipeline.export import export_day
+    return export_days([run])[run.day.isoformat()]
 
-    results = export_day(run)
-    return {"files": [r.key for r in results], "rows": sum(r.rows for r in results)}
+
+def export_days(contexts: Sequence[RunContext]) -> dict[str, dict]:
+    """export for several days at once (a backfill's): {day: what export returns}."""
+    if get_settings().dbt_target == "spark":
+        return {c.day.isoformat(): export(c) for c in contexts}
+    from pipeline.export import export_days as export_all
+
+    return {
+        day.isoformat(): {"files": [r.key for r in results], "rows": sum(r.rows for r in results)}
+        for day, results in export_all(list(contexts)).items()
+    }
 
 
 def start(run_id: str, day: dt.date) -> RunContext:
@@ -304,8 +314,9 @@ def run_range(
     on_step: Callable[[str], None] | None = None,
 ) -> list[RunResult]:
     """Every day from `first` to `last` without a scheduler: the loads, ONE dbt build for all the
-    days, then export, publish and cleanup day by day. If the loads or the build fail, each day
-    runs again alone (nights_instead). Returns each day's result; never raises for a day."""
+    days, the exports, each day published on its own, one cleanup. If the loads or the build
+    fail, each day runs again alone (nights_instead). Returns each day's result; never raises
+    for a day."""
     from pipeline.transform import parse_project
 
     days = days_between(first, last)
@@ -327,23 +338,34 @@ def run_range(
             return nights_instead(contexts, f"{type(exc).__name__}: {exc}")
     finally:
         background.shutdown(wait=True)
+    if on_step:
+        on_step(f"export, publish {len(days)} days")
+    try:
+        name, seconds, by_day = _measured("export", lambda: export_days(contexts))
+    except Exception as exc:
+        return [_failed(results[c.day], c, exc) for c in contexts]
     for context in contexts:
-        if on_step:
-            on_step(f"{context.day}: export, publish")
-        _finish_day(results[context.day], context)
+        result = results[context.day]
+        _record(result, [(name, seconds / len(contexts), by_day[context.day.isoformat()])])
+        try:
+            _record(result, [_measured("publish", lambda context=context: publish(context))])
+        except Exception as exc:
+            _failed(result, context, exc)
+            continue
+        result.status = "success"
+    # Retention counts back from a day: the last day's cleanup drops all an earlier one would.
+    try:
+        _record(results[days[-1]], [_measured("cleanup", lambda: cleanup(contexts[-1]))])
+    except Exception as exc:  # the days stay published; the next run's cleanup retries
+        log.warning("cleanup after the backfill failed: %s", exc)
     return list(results.values())
 
 
-def _finish_day(result: RunResult, context: RunContext) -> None:
-    """A built day's export, publish and cleanup; a failure fails that day only."""
-    try:
-        for name, work in (("export", export), ("publish", publish), ("cleanup", cleanup)):
-            _record(result, [_measured(name, lambda work=work: work(context))])
-    except Exception as exc:
-        result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
-        fail(context.run_id, result.error + "\n" + traceback.format_exc(limit=3))
-        return
-    result.status = "success"
+def _failed(result: RunResult, context: RunContext, exc: Exception) -> RunResult:
+    """A built day that could not be exported or published: that day fails, not the others."""
+    result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
+    fail(context.run_id, result.error + "\n" + traceback.format_exc(limit=3))
+    return result
 
 
 def _night(day: dt.date, run_id: str) -> RunResult:

@@ -15,7 +15,7 @@ import typer
 from typer.testing import CliRunner
 
 from devstack.cli import generate
-from devstack.storage import MultipartWriter
+from pipeline.s3_upload import MultipartWriter
 
 SOURCES = ("advertiser_ids", "product_views", "ads_views")
 HEADERS = {

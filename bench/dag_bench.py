@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.dag_bench [--events 200000]
     .venv/bin/python -m bench.dag_bench --compare NAME=DAGS_FOLDER,... [--nights 3]
     .venv/bin/python -m bench.dag_bench --backfill 30 [--backfill-dags DAGS_FOLDER]
+    .venv/bin/python -m bench.dag_bench --range 30 [--rounds 1]
 
 1. Parse: DagBag of dags/ (Cosmos renders four task groups from target/manifest.json), against
    the same-run baseline of a DagBag holding one trivial DAG. Target: under 1 s.
@@ -24,12 +25,21 @@ end dates on the first and last day, and once it is registered it is unpaused. T
 runs go one after another (max_active_runs=1, as the shared intermediate tables require); the
 time is from the first run's start to the last one's end (Airflow's metadata). The server's
 start-up is not counted (a scheduler is always up).
+
+With --range N (issue 11's backfill target): N days in ONE run of the `adtech_backfill` DAG
+(`airflow dags test adtech_backfill -c '{"start": D1, "end": DN}'`: one dbt build for the range),
+against N pandas nights one after another, and against the same range through `adtech backfill`
+(no scheduler). Each contender works on N new days of its own; the order rotates round by round,
+after an uncounted warm-up round of 2 days each. After each range the bench checks that every
+day of it is published. Prints each round, the DAG run's tasks (Airflow's metadata), and the
+ratios to pandas.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import signal
 import socket
@@ -43,7 +53,7 @@ from pathlib import Path
 
 import psycopg2
 
-from bench.night_bench import measure
+from bench.night_bench import Measure, generate, measure
 from devstack import stack
 from pipeline.airflow_env import DAG_ID, airflow_env, dags_test, migrate, task_instances
 from pipeline.settings import REPO_ROOT
@@ -253,6 +263,102 @@ def backfill(env: dict, root: Path, count: int, events: int, dags: Path) -> None
     print(f"  Airflow / pandas: {wall / total:.2f} (target <= 1.0)", flush=True)
 
 
+BACKFILL_DAG = "adtech_backfill"
+RANGE_CONTENDERS = ("pandas", "airflow range", "adtech backfill")
+
+
+def _run_contender(name: str, days: list[dt.date], env: dict) -> Measure:
+    """One contender over `days`: pandas night by night (its walls summed), or one range."""
+    first, last = days[0].isoformat(), days[-1].isoformat()
+    if name == "pandas":
+        nights = [
+            measure([sys.executable, "-m", "bench.pandas_baseline", "--date", d.isoformat()], env)
+            for d in days
+        ]
+        return Measure(sum(m.wall for m in nights), max(m.peak_mb for m in nights), nights[0].load)
+    if name == "airflow range":
+        conf = json.dumps({"start": first, "end": last})
+        done = measure(["airflow", "dags", "test", BACKFILL_DAG, "-c", conf], env)
+    else:
+        done = measure([sys.executable, "-m", "pipeline", "backfill", "--start", first,
+                        "--end", last], env)  # fmt: skip
+    with psycopg2.connect(env["DATABASE_URL"]) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select count(*) from ops.published_days where date between %s and %s", (first, last)
+        )
+        (published,) = cur.fetchone()
+    assert published == len(days), f"{name}: {published} of {len(days)} days published"
+    return done
+
+
+def _range_tasks(env: dict) -> str:
+    """The latest backfill DAG run's tasks and their durations (Airflow's metadata)."""
+    rows = _metadata_rows(
+        env,
+        "select task_id, duration from task_instance where dag_id = %s and run_id ="
+        " (select run_id from dag_run where dag_id = %s order by id desc limit 1)"
+        " and duration is not null order by start_date",
+        BACKFILL_DAG,
+        BACKFILL_DAG,
+    )
+    total = sum(float(d) for _, d in rows)
+    return ", ".join(f"{t} {float(d):.1f}" for t, d in rows) + f" (sum {total:.1f} s)"
+
+
+def _drop_logs(env: dict, days: list[dt.date]) -> None:
+    """Delete the days' logs from the bench's S3 once used (moto keeps objects in memory)."""
+    import boto3
+    import botocore.config
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=env["AWS_ENDPOINT_URL_S3"],
+        config=botocore.config.Config(s3={"addressing_style": "path"}),
+    )
+    bucket = env["ADTECH_S3_BUCKET"]
+    for day in days:
+        for source in ("advertiser_ids", "product_views", "ads_views"):
+            listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"raw/{source}/date={day}/")
+            for obj in listed.get("Contents", []):
+                s3.delete_object(Bucket=bucket, Key=obj["Key"])
+
+
+def range_backfill(env: dict, count: int, events: int, rounds: int) -> None:
+    migrate(env)
+    sizes = [2] + [count] * rounds  # round 0: the warm-up
+    days = [dt.date(2025, 9, 1) + dt.timedelta(days=i) for i in range(3 * sum(sizes))]
+    pending = iter(days)
+    walls: dict[str, list[float]] = {name: [] for name in RANGE_CONTENDERS}
+    for number, size in enumerate(sizes):
+        shift = number % len(RANGE_CONTENDERS)
+        order = RANGE_CONTENDERS[shift:] + RANGE_CONTENDERS[:shift]
+        figures = []
+        for name in order:
+            block = [next(pending) for _ in range(size)]
+            generate(env, block[0], size, events)  # new days for each contender, not timed
+            done = _run_contender(name, block, env)
+            _drop_logs(env, block)
+            figures.append(f"{name} {done.wall:7.1f} s (load {done.load:4.1f})")
+            if number:
+                walls[name].append(done.wall)
+            if name == "airflow range":
+                tasks = _range_tasks(env)
+        label = f"round {number}" + (" (warm-up, 2 days each)" if not number else f", {size} days")
+        print(f"  {label}: " + " | ".join(figures), flush=True)
+        print(f"    the DAG run's tasks, s: {tasks}", flush=True)
+    pandas = walls["pandas"]
+    for name in RANGE_CONTENDERS[1:]:
+        ratios = [a / b for a, b in zip(walls[name], pandas, strict=True)]
+        print(
+            f"  {name}: best {min(walls[name]):.1f} s, pandas best {min(pandas):.1f} s,"
+            f" {name} / pandas {min(walls[name]) / min(pandas):.2f} (rounds' ratios"
+            f" {', '.join(f'{r:.2f}' for r in ratios)}"
+            + ("; target <= 1.0)" if name == "airflow range" else ")"),
+            flush=True,
+        )
+    print(f"  load average at the end: {os.getloadavg()}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -262,6 +368,8 @@ def main() -> None:
     parser.add_argument("--nights", type=int, default=3, help="counted nights with --compare")
     parser.add_argument("--backfill", type=int, default=0, help="days of a backfill vs pandas")
     parser.add_argument("--backfill-dags", default=str(REPO_ROOT / "dags"), help="dags folder")
+    parser.add_argument("--range", type=int, default=0, help="days of one backfill DAG run")
+    parser.add_argument("--rounds", type=int, default=1, help="counted rounds with --range")
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="adtech-dag-bench-"))
@@ -283,9 +391,13 @@ def main() -> None:
             print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()}", flush=True)
             compare(env, root, {k: Path(v) for k, v in variants.items()}, args.nights, args.events)
             return
-        if args.backfill:
+        if args.backfill or args.range:
             print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()}", flush=True)
+        if args.backfill:
             backfill(env, root, args.backfill, args.events, Path(args.backfill_dags))
+            return
+        if args.range:
+            range_backfill(env, args.range, args.events, args.rounds)
             return
 
         trivial = root / "trivial_dags"

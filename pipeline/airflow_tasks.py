@@ -135,8 +135,11 @@ def publish() -> dict:
 @task
 def cleanup() -> dict:
     """Retention once the run's days are served: old raw days, rejected rows, superseded versions
-    of the marts (never a day a build can still read, a day being rerun, or the served version)."""
-    return _per_day(steps.cleanup)
+    of the marts (never a day a build can still read, a day being rerun, or the served version).
+    For a range, once, for its last day: retention counts back from the day, so an earlier
+    day's cleanup drops a subset of what the last day's drops (and superseded versions are
+    dropped for every published day either way)."""
+    return steps.cleanup(_runs()[-1])
 
 
 @task(trigger_rule="one_failed", retries=0)

@@ -121,8 +121,10 @@ def report_step(name: str) -> dict:
 
 @task
 def export() -> dict:
-    """Each stage's output for the run's day(s) -> s3://<bucket>/intermediate/date=D/*.csv.gz."""
-    return _per_day(steps.export)
+    """Each stage's output for the run's day(s) -> s3://<bucket>/intermediate/date=D/*.csv.gz
+    (a range's days on one connection and S3 client)."""
+    runs = _runs()
+    return steps.export(runs[0]) if len(runs) == 1 else steps.export_days(runs)
 
 
 @task

@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.dag_bench [--events 200000]
     .venv/bin/python -m bench.dag_bench --compare NAME=DAGS_FOLDER,... [--nights 3]
     .venv/bin/python -m bench.dag_bench --backfill 30 [--backfill-dags DAGS_FOLDER]
-    .venv/bin/python -m bench.dag_bench --range 30 [--rounds 1]
+    .venv/bin/python -m bench.dag_bench --range 30 [--rounds 1] [--scheduler]
 
 1. Parse: DagBag of dags/ (Cosmos renders four task groups from target/manifest.json), against
    the same-run baseline of a DagBag holding one trivial DAG. Target: under 1 s.
@@ -32,12 +32,15 @@ against N pandas nights one after another, and against the same range through `a
 (no scheduler). Each contender works on N new days of its own; the order rotates round by round,
 after an uncounted warm-up round of 2 days each. After each range the bench checks that every
 day of it is published. Prints each round, the DAG run's tasks (Airflow's metadata), and the
-ratios to pandas.
+ratios to pandas. With --scheduler, a fourth contender: the range triggered on a running
+`airflow standalone` (`airflow dags trigger adtech_backfill -c ...`; LocalExecutor, parallelism
+2, one process per task), timed from the trigger command until the run is seen finished.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -49,6 +52,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg2
@@ -185,6 +189,39 @@ def _metadata_rows(flow: dict, sql: str, *params) -> list[tuple]:
         return []
 
 
+@contextlib.contextmanager
+def standalone(flow: dict, root: Path, dag_id: str) -> Iterator[None]:
+    """`airflow standalone` (scheduler, DAG processor, API server, LocalExecutor) on `flow`'s
+    metadata database, its DAGs paused at creation; `dag_id` unpaused once registered. Its
+    start-up is not counted (a scheduler is always up)."""
+    port = _free_port()
+    flow.update(
+        {
+            "AIRFLOW__API__PORT": str(port),
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        }
+    )
+    log = open(root / f"standalone-{dag_id}.log", "wb")  # noqa: SIM115
+    server = subprocess.Popen(
+        ["airflow", "standalone"], env=flow, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        # `airflow dags unpause` exits 0 before the DAG processor has registered the DAG: wait
+        # for the DAG in the metadata first.
+        deadline = time.monotonic() + 900
+        while not _metadata_rows(flow, "select 1 from dag where dag_id = %s", dag_id):
+            assert time.monotonic() < deadline, "the DAG was not registered in 900 s"
+            time.sleep(3)
+        subprocess.run(["airflow", "dags", "unpause", dag_id], env=flow, check=True)
+        yield
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=120)
+        log.close()
+
+
 def backfill(env: dict, root: Path, count: int, events: int, dags: Path) -> None:
     days = [dt.date(2025, 6, 1) + dt.timedelta(days=i) for i in range(count)]
     subprocess.run(
@@ -203,29 +240,9 @@ def backfill(env: dict, root: Path, count: int, events: int, dags: Path) -> None
         flush=True,
     )
     flow = variant_env(env, "backfill", dags, root)
-    port = _free_port()
-    flow.update(
-        {
-            "AIRFLOW__API__PORT": str(port),
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
-            "ADTECH_DAG_START_DATE": days[0].isoformat(),
-            "ADTECH_DAG_END_DATE": days[-1].isoformat(),
-        }
-    )
-    log = open(root / "standalone.log", "wb")  # noqa: SIM115
-    server = subprocess.Popen(
-        ["airflow", "standalone"], env=flow, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
-    try:
-        # `airflow dags unpause` exits 0 before the DAG processor has registered the DAG: wait
-        # for the DAG in the metadata first.
-        deadline = time.monotonic() + 900
-        while not _metadata_rows(flow, "select 1 from dag where dag_id = %s", DAG_ID):
-            assert time.monotonic() < deadline, "the DAG was not registered in 900 s"
-            time.sleep(3)
-        subprocess.run(["airflow", "dags", "unpause", DAG_ID], env=flow, check=True)
+    flow["ADTECH_DAG_START_DATE"] = days[0].isoformat()
+    flow["ADTECH_DAG_END_DATE"] = days[-1].isoformat()
+    with standalone(flow, root, DAG_ID):
         load = os.getloadavg()[0]
         finished: list[tuple] = []
         while len(finished) < count:
@@ -244,10 +261,6 @@ def backfill(env: dict, root: Path, count: int, events: int, dags: Path) -> None
             DAG_ID,
         )
         wall = float(wall)
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=120)
-        log.close()
     states = sorted({state for state, _ in finished})
     spans = [float(s) for _, s in finished]
     (work,) = _metadata_rows(
@@ -282,13 +295,51 @@ def _run_contender(name: str, days: list[dt.date], env: dict) -> Measure:
     else:
         done = measure([sys.executable, "-m", "pipeline", "backfill", "--start", first,
                         "--end", last], env)  # fmt: skip
+    _check_published(env, name, days)
+    return done
+
+
+def _check_published(env: dict, name: str, days: list[dt.date]) -> None:
     with psycopg2.connect(env["DATABASE_URL"]) as conn, conn.cursor() as cur:
         cur.execute(
-            "select count(*) from ops.published_days where date between %s and %s", (first, last)
+            "select count(*) from ops.published_days where date between %s and %s",
+            (days[0], days[-1]),
         )
         (published,) = cur.fetchone()
     assert published == len(days), f"{name}: {published} of {len(days)} days published"
-    return done
+
+
+def _scheduled_range(flow: dict, days: list[dt.date]) -> Measure:
+    """One range triggered on the running scheduler (`airflow dags trigger`, as a user types
+    it); the wall time runs until the bench sees the run finished (polled every second)."""
+    first, last = days[0].isoformat(), days[-1].isoformat()
+    run_id = f"bench__{first}__{last}"
+    load = os.getloadavg()[0]
+    started = time.perf_counter()
+    subprocess.run(
+        ["airflow", "dags", "trigger", BACKFILL_DAG, "-r", run_id, "-c",
+         json.dumps({"start": first, "end": last})],
+        env=flow, check=True, capture_output=True,
+    )  # fmt: skip
+    state = None
+    while state not in ("success", "failed"):
+        time.sleep(1)
+        rows = _metadata_rows(
+            flow,
+            "select state from dag_run where dag_id = %s and run_id = %s",
+            BACKFILL_DAG,
+            run_id,
+        )
+        state = rows[0][0] if rows else None
+    wall = time.perf_counter() - started
+    assert state == "success", f"scheduled range {first}..{last}: {state}"
+    ((span,),) = _metadata_rows(
+        flow,
+        "select extract(epoch from end_date - start_date) from dag_run where run_id = %s",
+        run_id,
+    )
+    print(f"    scheduled range: the run itself {float(span):.1f} s (Airflow's clock)", flush=True)
+    return Measure(wall, 0.0, load)
 
 
 def _range_tasks(env: dict) -> str:
@@ -323,31 +374,42 @@ def _drop_logs(env: dict, days: list[dt.date]) -> None:
                 s3.delete_object(Bucket=bucket, Key=obj["Key"])
 
 
-def range_backfill(env: dict, count: int, events: int, rounds: int) -> None:
+def range_backfill(
+    env: dict, root: Path, count: int, events: int, rounds: int, scheduler: bool
+) -> None:
     migrate(env)
+    contenders = RANGE_CONTENDERS + (("scheduled range",) if scheduler else ())
     sizes = [2] + [count] * rounds  # round 0: the warm-up
-    days = [dt.date(2025, 9, 1) + dt.timedelta(days=i) for i in range(3 * sum(sizes))]
+    days = [dt.date(2025, 9, 1) + dt.timedelta(days=i) for i in range(4 * sum(sizes))]
     pending = iter(days)
-    walls: dict[str, list[float]] = {name: [] for name in RANGE_CONTENDERS}
-    for number, size in enumerate(sizes):
-        shift = number % len(RANGE_CONTENDERS)
-        order = RANGE_CONTENDERS[shift:] + RANGE_CONTENDERS[:shift]
-        figures = []
-        for name in order:
-            block = [next(pending) for _ in range(size)]
-            generate(env, block[0], size, events)  # new days for each contender, not timed
-            done = _run_contender(name, block, env)
-            _drop_logs(env, block)
-            figures.append(f"{name} {done.wall:7.1f} s (load {done.load:4.1f})")
-            if number:
-                walls[name].append(done.wall)
-            if name == "airflow range":
-                tasks = _range_tasks(env)
-        label = f"round {number}" + (" (warm-up, 2 days each)" if not number else f", {size} days")
-        print(f"  {label}: " + " | ".join(figures), flush=True)
-        print(f"    the DAG run's tasks, s: {tasks}", flush=True)
+    walls: dict[str, list[float]] = {name: [] for name in contenders}
+    with contextlib.ExitStack() as stack:
+        if scheduler:  # its own metadata database: `dags test` runs must not reach it
+            flow = variant_env(env, "scheduled", REPO_ROOT / "dags", root)
+            stack.enter_context(standalone(flow, root, BACKFILL_DAG))
+        for number, size in enumerate(sizes):
+            shift = number % len(contenders)
+            order = contenders[shift:] + contenders[:shift]
+            figures = []
+            for name in order:
+                block = [next(pending) for _ in range(size)]
+                generate(env, block[0], size, events)  # new days for each contender, not timed
+                if name == "scheduled range":
+                    done = _scheduled_range(flow, block)
+                    _check_published(env, name, block)
+                    print(f"    the scheduled run's tasks, s: {_range_tasks(flow)}", flush=True)
+                else:
+                    done = _run_contender(name, block, env)
+                _drop_logs(env, block)
+                figures.append(f"{name} {done.wall:7.1f} s (load {done.load:4.1f})")
+                if number:
+                    walls[name].append(done.wall)
+                if name == "airflow range":
+                    print(f"    the DAG run's tasks, s: {_range_tasks(env)}", flush=True)
+            label = f"round {number}" + (" (warm-up, 2 days)" if not number else f", {size} days")
+            print(f"  {label}: " + " | ".join(figures), flush=True)
     pandas = walls["pandas"]
-    for name in RANGE_CONTENDERS[1:]:
+    for name in contenders[1:]:
         ratios = [a / b for a, b in zip(walls[name], pandas, strict=True)]
         print(
             f"  {name}: best {min(walls[name]):.1f} s, pandas best {min(pandas):.1f} s,"
@@ -370,6 +432,9 @@ def main() -> None:
     parser.add_argument("--backfill-dags", default=str(REPO_ROOT / "dags"), help="dags folder")
     parser.add_argument("--range", type=int, default=0, help="days of one backfill DAG run")
     parser.add_argument("--rounds", type=int, default=1, help="counted rounds with --range")
+    parser.add_argument(
+        "--scheduler", action="store_true", help="--range also on airflow standalone (triggered)"
+    )
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="adtech-dag-bench-"))
@@ -397,7 +462,7 @@ def main() -> None:
             backfill(env, root, args.backfill, args.events, Path(args.backfill_dags))
             return
         if args.range:
-            range_backfill(env, args.range, args.events, args.rounds)
+            range_backfill(env, root, args.range, args.events, args.rounds, args.scheduler)
             return
 
         trivial = root / "trivial_dags"

@@ -5,7 +5,7 @@
     .venv/bin/python -m bench.dag_bench --backfill 30 [--backfill-dags DAGS_FOLDER]
     .venv/bin/python -m bench.dag_bench --range 30 [--rounds 1] [--scheduler]
 
-1. Parse: DagBag of dags/ (Cosmos renders four task groups from target/manifest.json), against
+1. Parse: DagBag of dags/ (the two DAGs, no dbt manifest needed), against
    the same-run baseline of a DagBag holding one trivial DAG. Target: under 1 s.
 2. Overhead: one day run with `airflow dags test`; overhead = wall time - the sum of its task
    instances' durations (from Airflow's metadata). Baseline: the same steps for another day of the
@@ -61,7 +61,6 @@ from bench.night_bench import Measure, generate, measure
 from devstack import stack
 from pipeline.airflow_env import DAG_ID, airflow_env, dags_test, migrate, task_instances
 from pipeline.settings import REPO_ROOT
-from pipeline.transform import dbt_parse
 
 TRIVIAL_DAG = """
 import pendulum
@@ -450,7 +449,6 @@ def main() -> None:
         # would be, apart from the shared working tree's.
         env["DBT_TARGET_PATH"] = str(root / "target")
         env["DBT_LOG_PATH"] = str(root / "dbt-logs")
-        dbt_parse()
         if args.compare:
             variants = dict(item.split("=", 1) for item in args.compare.split(","))
             print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()}", flush=True)

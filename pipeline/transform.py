@@ -173,11 +173,3 @@ def dbt_build(
             span += f"..{days[-1].day.isoformat()}"
         raise DbtStepError(f"dbt build --select {' '.join(selects)} for {span}: {reason}", nodes)
     return nodes
-
-
-def dbt_parse() -> Path:
-    """Write target/manifest.json (the DAG renders from it). Needs no database."""
-    result = _invoke("parse")
-    if not result.success:
-        raise DbtStepError(f"dbt parse failed: {result.exception}")
-    return get_settings().dbt_project_dir / "target" / "manifest.json"

@@ -24,7 +24,7 @@ day by day: each day is published on its own (write-audit-publish, as a night pu
 
 A range fails as a whole when one of its days fails (one build, one set of tests). Then
 `nights_instead` closes the range's runs as failed and runs each day alone, as its own night
-(pipeline.steps.nights_instead): the good days are published, a bad day fails alone and stays
+(pipeline.runner.nights_instead): the good days are published, a bad day fails alone and stays
 unpublished, or keeps its earlier served version, unchanged. The DAG run still ends failed
 (`record_failure`), so the bad day is seen.
 
@@ -96,7 +96,9 @@ def nights_instead() -> dict:
         f"the range {runs[0].day}..{runs[-1].day} failed in Airflow run"
         f" {get_current_context()['run_id']}; each day ran alone instead"
     )
-    results = steps.nights_instead(runs, error)
+    from pipeline.runner import nights_instead as run_alone
+
+    results = run_alone(runs, error)
     for result in results:
         print(f"{result.day}: {result.status} (run {result.run_id}) {result.error or ''}")
     return {

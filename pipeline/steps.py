@@ -110,7 +110,8 @@ def transform_all(
     try:
         nodes = dbt_build(run, *(step.select for step in DBT_STEPS), manifest=manifest)
     except DbtStepError as exc:
-        failed = {_step_of(n, exc.nodes) for n in exc.nodes if n["status"] in ("error", "fail")}
+        step_of = _step_finder(exc.nodes)
+        failed = {step_of(n) for n in exc.nodes if n["status"] in ("error", "fail")}
         names = [step.name for step in DBT_STEPS if step.name in failed]
         raise DbtStepError(f"{', '.join(names) or 'dbt'}: {exc}", exc.nodes) from None
     return [
@@ -129,17 +130,15 @@ def transform_days(
 def nodes_by_step(nodes: list[dict]) -> dict[str, list[dict]]:
     """dbt_build's node results by step, in DBT_STEPS order (the DAG's step tasks report these)."""
     by_step: dict[str, list[dict]] = {step.name: [] for step in DBT_STEPS}
+    step_of = _step_finder(nodes)
     for node in nodes:
-        by_step[_step_of(node, nodes)].append(node)
+        by_step[step_of(node)].append(node)
     return by_step
 
 
-def _step_of(node: dict, nodes: list[dict]) -> str:
-    """A model belongs to the step of its tag; a test to the latest step among its parents."""
-    return _step_finder(nodes)(node)
-
-
 def _step_finder(nodes: list[dict]) -> Callable[[dict], str]:
+    """node -> its step: a model belongs to the step of its tag; a test to the latest step among
+    its parents (the node map is built once for all the nodes)."""
     order = [step.name for step in DBT_STEPS]
     by_id = {n["unique_id"]: n for n in nodes}
 

@@ -89,7 +89,7 @@ def dbt_build() -> dict:
 
     runs = _runs()
     try:
-        nodes = build(runs[0] if len(runs) == 1 else runs, *(s.select for s in steps.DBT_STEPS))
+        nodes = build(runs, *(s.select for s in steps.DBT_STEPS))
     except DbtStepError as exc:
         if not exc.nodes:
             raise

@@ -78,10 +78,6 @@ def export_relation(
     return ExportResult(f"{schema}.{name}", key, rows, sink.bytes_written)
 
 
-def export_day(run: RunContext) -> list[ExportResult]:
-    return export_days([run])[run.day]
-
-
 def export_days(runs: list[RunContext]) -> dict[dt.date, list[ExportResult]]:
     """Each run's day under <export prefix>/date=D/ (a backfill's days share one connection,
     one S3 client and one catalog query)."""

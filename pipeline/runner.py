@@ -33,7 +33,6 @@ from pipeline.steps import (
     start,
     start_range,
     transform_all,
-    transform_days,
 )
 
 log = logging.getLogger(__name__)
@@ -134,7 +133,7 @@ def run_range(
             _record_each(results, load_days(days))
             if on_step:
                 on_step(f"dbt build of {len(days)} days")
-            _record_each(results, transform_days(contexts, manifest.result()))
+            _record_each(results, transform_all(contexts, manifest.result()))
         except Exception as exc:
             log.warning("backfill %s..%s failed (%s): each day runs alone", first, last, exc)
             return nights_instead(contexts, f"{type(exc).__name__}: {exc}")

@@ -68,25 +68,17 @@ def load(day: dt.date, source: str) -> dict:
     }
 
 
-def transform(run: RunContext, step: DbtStep) -> dict:
-    from pipeline.transform import dbt_build
-
-    return {"nodes": dbt_build(run, step.select)}
-
-
 StepRecord = tuple[str, float, dict]
 
 
 def load_all(day: dt.date) -> list[StepRecord]:
-    """The three loads at once (each its own connection and transaction), as in the DAG."""
-    with ThreadPoolExecutor(len(SOURCES)) as pool:
-        futures = [pool.submit(measured, f"load_{s}", lambda s=s: load(day, s)) for s in SOURCES]
-    return [future.result() for future in futures]  # the first failure, in SOURCES order
+    """The three loads of a day at once, as in the DAG."""
+    return load_days([day])
 
 
 def load_days(days: Sequence[dt.date], sources: Sequence[str] = SOURCES) -> list[StepRecord]:
-    """A backfill's loads: every (day, source), three at a time (each its own connection and
-    transaction, as load_all); each record says its day."""
+    """The loads of every (day, source), three at a time (each its own connection and
+    transaction); each record says its day."""
     pairs = [(day, source) for day in days for source in sources]
 
     def one(day: dt.date, source: str) -> StepRecord:
@@ -104,7 +96,7 @@ def transform_all(
     """Every dbt step in ONE dbt invocation (dbt's start-up once, not once per step), reported
     per step: each node goes to the step of its tag (a model) or of its latest parent (a test).
     A failure names the steps whose nodes failed. `manifest`: dbt's, parsed beforehand. `run`
-    may be a backfill's consecutive days (transform_days)."""
+    may be a backfill's consecutive days: ONE build for all of them (one version)."""
     from pipeline.transform import DbtStepError, dbt_build
 
     try:
@@ -118,13 +110,6 @@ def transform_all(
         (name, sum(n["seconds"] for n in members), {"nodes": members})
         for name, members in nodes_by_step(nodes).items()
     ]
-
-
-def transform_days(
-    runs: Sequence[RunContext], manifest: Manifest | None = None
-) -> list[StepRecord]:
-    """A backfill's dbt steps: ONE build for every day of the range (one version)."""
-    return transform_all(runs, manifest)
 
 
 def nodes_by_step(nodes: list[dict]) -> dict[str, list[dict]]:

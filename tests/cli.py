@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -26,3 +27,15 @@ def adtech(
     if check:
         assert result.returncode == 0, f"adtech {' '.join(args)} failed:\n{result.stderr[-3000:]}"
     return result
+
+
+def generate_churning_days(first: dt.date, days: int, seed: int) -> None:
+    """Small days (3,000 views and ad events) whose active advertisers change from day to day,
+    so a day computed from another day's rows cannot look right."""
+    adtech(
+        None,
+        "generate", "--start", first.isoformat(), "--days", str(days),
+        "--advertisers", "12", "--active", "8", "--churn", "0.5", "--products", "40",
+        "--views-per-day", "3000", "--ad-events-per-day", "3000", "--click-rate", "0.1",
+        "--seed", str(seed),
+    )  # fmt: skip

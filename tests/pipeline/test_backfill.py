@@ -11,7 +11,7 @@ import os
 import psycopg2
 import pytest
 
-from tests.cli import adtech
+from tests.cli import adtech, generate_churning_days
 
 DAYS = [dt.date(2024, 11, 20) + dt.timedelta(days=i) for i in range(3)]
 SERVED = """
@@ -29,14 +29,7 @@ def query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
 
 
 def generate() -> None:
-    # Different advertisers active every day, so a day built from another's rows shows.
-    adtech(
-        None,
-        "generate", "--start", DAYS[0].isoformat(), "--days", str(len(DAYS)),
-        "--advertisers", "12", "--active", "8", "--churn", "0.5", "--products", "40",
-        "--views-per-day", "3000", "--ad-events-per-day", "3000", "--click-rate", "0.1",
-        "--seed", "5",
-    )  # fmt: skip
+    generate_churning_days(DAYS[0], len(DAYS), seed=5)
 
 
 def backfill(*args: str):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psycopg2
 
-from tests.cli import ROOT, adtech
+from tests.cli import ROOT, adtech, generate_churning_days
 
 DAYS = (dt.date(2024, 11, 20), dt.date(2024, 11, 21), dt.date(2024, 11, 22))
 SERVED = """
@@ -34,14 +34,7 @@ def served(url: str) -> list[tuple]:
 
 
 def test_days_run_at_once_serve_what_they_serve_one_after_the_other(stack, bucket, fresh_db):
-    # Different advertisers' activity every day, so a mixed-up day cannot look right.
-    adtech(
-        None,
-        "generate", "--start", DAYS[0].isoformat(), "--days", str(len(DAYS)),
-        "--advertisers", "12", "--active", "8", "--churn", "0.5", "--products", "40",
-        "--views-per-day", "3000", "--ad-events-per-day", "3000", "--click-rate", "0.1",
-        "--seed", "21",
-    )  # fmt: skip
+    generate_churning_days(DAYS[0], len(DAYS), seed=21)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     runs = [
         subprocess.Popen(

@@ -58,6 +58,13 @@ def environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
+# dbt's file log at its default level (debug) writes every event of every node, each SQL
+# statement included: a third of a small build's time (docs/BENCHMARKS.md). The pipeline keeps
+# each node's status, time and message in ops.pipeline_runs and the task logs, so its file log
+# keeps warnings and errors only, unless DBT_LOG_LEVEL_FILE (dbt's own variable) says otherwise.
+PIPELINE_FILE_LOG_LEVEL = "warn"
+
+
 def _invoke(*args: str, manifest: Manifest | None = None):
     """dbt in-process, with the project and profile at the repository root; with `manifest`,
     dbt skips parsing."""
@@ -65,6 +72,11 @@ def _invoke(*args: str, manifest: Manifest | None = None):
 
     settings = get_settings()
     project_dir = str(settings.dbt_project_dir)
+    file_log = (
+        []
+        if os.environ.get("DBT_LOG_LEVEL_FILE")
+        else ["--log-level-file", PIPELINE_FILE_LOG_LEVEL]
+    )
     return dbtRunner(manifest=manifest).invoke(
         [
             *args,
@@ -73,6 +85,7 @@ def _invoke(*args: str, manifest: Manifest | None = None):
             "--profiles-dir",
             project_dir,
             "--quiet",
+            *file_log,
             *target_args(settings.dbt_target),
         ]
     )

@@ -49,11 +49,12 @@ def own_postgres():
 
 
 @pytest.fixture
-def env(stack, own_postgres, bucket) -> dict[str, str]:
+def env(stack, own_postgres, bucket, tmp_path) -> dict[str, str]:
     return {
         **os.environ,
         **stack.env,
         "DATABASE_URL": own_postgres.url(),
+        "DBT_LOG_PATH": str(tmp_path / "dbt-logs"),
         "ADTECH_S3_BUCKET": bucket,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
@@ -142,6 +143,10 @@ def test_reruns_never_change_a_served_answer_until_a_tested_version_is_published
         assert "assert_run_date_has_recommendations (Got 1 result" in " ".join(
             (failed.stderr + failed.stdout).split()
         )
+        # dbt's file log keeps the failure, not the debug chatter of every node (its cost).
+        dbt_log = (Path(env["DBT_LOG_PATH"]) / "dbt.log").read_text()
+        assert "assert_run_date_has_recommendations" in dbt_log
+        assert "Began running node" not in dbt_log
         time.sleep(1)  # several of the API's poll intervals
         assert answers(http, base, advertisers) == before
         assert publications(url) == published

@@ -4,6 +4,8 @@
 -- over its CTR window [run_date - ctr_window_days + 1, run_date], counted per product.
 -- Clicks on products without impressions stay in the counts; TopCTR's eligibility rule
 -- excludes them and a warn-level test reports them.
+-- Counted per day first, then the active advertisers' counts kept, as in
+-- int_product_view_counts (and for the same reason: the planner's estimates).
 with
 
 active_advertisers as (
@@ -21,9 +23,22 @@ ad_events as (
 
 ),
 
--- An event counts toward the run dates whose window holds it: its own day and the
+daily_counts as (
+
+    select
+        event_date,
+        advertiser_id,
+        product_id,
+        count(*) filter (where event_type = 'impression') as impressions,
+        count(*) filter (where event_type = 'click') as clicks
+    from ad_events
+    group by event_date, advertiser_id, product_id
+
+),
+
+-- A day's counts count toward the run dates whose window holds it: its own day and the
 -- ctr_window_days - 1 days after. One copy per window day keeps the join below an equi-join
--- (a hash join on day and advertiser), where a range condition would compare every event
+-- (a hash join on day and advertiser), where a range condition would compare every count
 -- with every run date of a backfill.
 windowed as (
 
@@ -32,39 +47,29 @@ windowed as (
             {{ add_days('event_date', offset) }} as run_date,
             advertiser_id,
             product_id,
-            event_type
-        from ad_events
+            impressions,
+            clicks
+        from daily_counts
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 ),
 
-events_of_active_advertisers as (
+counts_of_active_advertisers as (
 
     select
         windowed.run_date,
         windowed.advertiser_id,
         windowed.product_id,
-        windowed.event_type
+        cast(sum(windowed.impressions) as bigint) as impressions,
+        cast(sum(windowed.clicks) as bigint) as clicks
     from windowed
     inner join active_advertisers
         on
             windowed.run_date = active_advertisers.run_date
             and windowed.advertiser_id = active_advertisers.advertiser_id
-
-),
-
-counted as (
-
-    select
-        run_date,
-        advertiser_id,
-        product_id,
-        count(*) filter (where event_type = 'impression') as impressions,
-        count(*) filter (where event_type = 'click') as clicks
-    from events_of_active_advertisers
-    group by run_date, advertiser_id, product_id
+    group by windowed.run_date, windowed.advertiser_id, windowed.product_id
 
 )
 
-select * from counted
+select * from counts_of_active_advertisers

@@ -56,14 +56,21 @@ def get_retention_settings() -> RetentionSettings:
     return _read(RetentionSettings)
 
 
+# Where a newcomer's settings come from, named in every settings error (the pipeline's too).
+LOCAL_STACK_HINT = 'for the local stack: eval "$(adtech stack env)"'
+
+
+def problems(exc: ValidationError) -> str:
+    """A settings ValidationError in one line: each variable and what is wrong with it."""
+    return "; ".join(
+        f"{'/'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+    )
+
+
 def _read(cls: type[S]) -> S:
     try:
         return cls()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'/'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
         raise ConfigError(
-            f"loader settings are incomplete ({problems}); "
-            'for the local stack: eval "$(adtech stack env)"'
+            f"loader settings are incomplete ({problems(exc)}); {LOCAL_STACK_HINT}"
         ) from None

@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from loaders.settings import LOCAL_STACK_HINT, problems
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -57,18 +59,11 @@ class SettingsError(RuntimeError):
     """A required setting is missing or invalid: said in one line, naming the variables."""
 
 
-# Where a newcomer's settings come from, named in every settings error.
-LOCAL_STACK_HINT = 'for the local stack: eval "$(adtech stack env)"'
-
-
 @lru_cache
 def get_settings() -> PipelineSettings:
     try:
         return PipelineSettings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'/'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
         raise SettingsError(
-            f"pipeline settings are incomplete ({problems}); {LOCAL_STACK_HINT}"
+            f"pipeline settings are incomplete ({problems(exc)}); {LOCAL_STACK_HINT}"
         ) from None

@@ -31,8 +31,11 @@ With --range N (issue 11's backfill target): N days in ONE run of the `adtech_ba
 against N pandas nights one after another, and against the same range through `adtech backfill`
 (no scheduler). Each contender works on N new days of its own; the order rotates round by round,
 after an uncounted warm-up round of 2 days each. After each range the bench checks that every
-day of it is published. Prints each round, the DAG run's tasks (Airflow's metadata), and the
-ratios to pandas. With --scheduler, a fourth contender: the range triggered on a running
+day of it is published. A fourth contender, `airflow no-op range`, runs the same command on the
+backfill DAG's twin whose tasks do nothing (its own metadata database): Airflow's own cost for a
+run of that shape. With `adtech backfill`, round by round, it gives the floor of any one-run DAG
+under `airflow dags test`. Prints each round, the DAG run's tasks (Airflow's metadata), and the
+ratios to pandas. With --scheduler, a fifth contender: the range triggered on a running
 `airflow standalone` (`airflow dags trigger adtech_backfill -c ...`; LocalExecutor, parallelism
 2, one process per task), timed from the trigger command until the run is seen finished.
 """
@@ -276,7 +279,46 @@ def backfill(env: dict, root: Path, count: int, events: int, dags: Path) -> None
 
 
 BACKFILL_DAG = "adtech_backfill"
-RANGE_CONTENDERS = ("pandas", "airflow range", "adtech backfill")
+RANGE_CONTENDERS = ("pandas", "airflow range", "adtech backfill", "airflow no-op range")
+
+NOOP_DAG = """
+import pendulum
+from airflow.sdk import DAG, Param, task
+
+TASKS = {tasks!r}  # task id -> trigger rule, as in the real DAG
+EDGES = {edges!r}  # (upstream, downstream)
+
+with DAG(
+    "{dag_id}",
+    schedule=None,
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    params={{"start": Param(type="string"), "end": Param(type="string")}},
+    default_args={{"retries": 0}},
+):
+    made = {{
+        task_id: task(task_id=task_id, trigger_rule=rule)(lambda: None)()
+        for task_id, rule in TASKS.items()
+    }}
+    for upstream, downstream in EDGES:
+        made[upstream] >> made[downstream]
+"""
+
+
+def noop_range_dags(root: Path) -> Path:
+    """A dags folder with the backfill DAG's twin: the same id, tasks, trigger rules and
+    dependencies, every task doing nothing. Its run under `airflow dags test` is what Airflow
+    itself costs for a run of that shape (start-up, DAG parse and serialisation, the in-process
+    execution API, each task's state changes): the floor's other half."""
+    from dags.adtech_backfill import dag
+
+    tasks = {t.task_id: getattr(t.trigger_rule, "value", t.trigger_rule) for t in dag.tasks}
+    edges = sorted((u, t.task_id) for t in dag.tasks for u in t.upstream_task_ids)
+    folder = root / "noop_dags"
+    folder.mkdir(exist_ok=True)
+    (folder / "noop_backfill.py").write_text(
+        NOOP_DAG.format(tasks=tasks, edges=edges, dag_id=BACKFILL_DAG)
+    )
+    return folder
 
 
 def _run_contender(name: str, days: list[dt.date], env: dict) -> Measure:
@@ -288,9 +330,11 @@ def _run_contender(name: str, days: list[dt.date], env: dict) -> Measure:
             for d in days
         ]
         return Measure(sum(m.wall for m in nights), max(m.peak_mb for m in nights), nights[0].load)
-    if name == "airflow range":
+    if name in ("airflow range", "airflow no-op range"):
         conf = json.dumps({"start": first, "end": last})
         done = measure(["airflow", "dags", "test", BACKFILL_DAG, "-c", conf], env)
+        if name == "airflow no-op range":
+            return done  # it publishes nothing
     else:
         done = measure([sys.executable, "-m", "pipeline", "backfill", "--start", first,
                         "--end", last], env)  # fmt: skip
@@ -382,6 +426,7 @@ def range_backfill(
     days = [dt.date(2025, 9, 1) + dt.timedelta(days=i) for i in range(4 * sum(sizes))]
     pending = iter(days)
     walls: dict[str, list[float]] = {name: [] for name in contenders}
+    noop = variant_env(env, "noop", noop_range_dags(root), root)
     with contextlib.ExitStack() as stack:
         if scheduler:  # its own metadata database: `dags test` runs must not reach it
             flow = variant_env(env, "scheduled", REPO_ROOT / "dags", root)
@@ -398,7 +443,7 @@ def range_backfill(
                     _check_published(env, name, block)
                     print(f"    the scheduled run's tasks, s: {_range_tasks(flow)}", flush=True)
                 else:
-                    done = _run_contender(name, block, env)
+                    done = _run_contender(name, block, noop if "no-op" in name else env)
                 _drop_logs(env, block)
                 figures.append(f"{name} {done.wall:7.1f} s (load {done.load:4.1f})")
                 if number:
@@ -417,6 +462,20 @@ def range_backfill(
             + ("; target <= 1.0)" if name == "airflow range" else ")"),
             flush=True,
         )
+    # The floor of a range through `airflow dags test`: the same work without Airflow (`adtech
+    # backfill`) plus what Airflow costs for a run of the DAG's shape that does nothing.
+    floors = [
+        a + b for a, b in zip(walls["adtech backfill"], walls["airflow no-op range"], strict=True)
+    ]
+    ratios = [f / p for f, p in zip(floors, pandas, strict=True)]
+    above = [a - f for a, f in zip(walls["airflow range"], floors, strict=True)]
+    print(
+        f"  floor (adtech backfill + airflow no-op range): best {min(floors):.1f} s, floor /"
+        f" pandas {min(floors) / min(pandas):.2f} (rounds' ratios"
+        f" {', '.join(f'{r:.2f}' for r in ratios)}); airflow range above its floor:"
+        f" {', '.join(f'{a:+.1f} s' for a in above)}",
+        flush=True,
+    )
     print(f"  load average at the end: {os.getloadavg()}", flush=True)
 
 

@@ -83,18 +83,24 @@ def dbt_build() -> dict:
     run in development and CI), as `adtech run` does; for a range, every day of it in the same
     build. Its nodes' results, by step, for the step tasks. Fails itself only when dbt could not
     run at all (no node result, e.g. no database): a failing model or test is reported by its
-    step's task, in its place."""
+    step's task, in its place. After a successful build, still holding the build lock, it
+    exports FiltrarDatos' tables (steps.export_intermediates: the next build replaces them)."""
     from pipeline.transform import DbtStepError
     from pipeline.transform import dbt_build as build
 
     runs = _runs()
+    exported: dict = {}
     try:
-        nodes = build(runs, *(s.select for s in steps.DBT_STEPS))
+        nodes = build(
+            runs,
+            *(s.select for s in steps.DBT_STEPS),
+            then=lambda: exported.update(steps.export_intermediates(runs)),
+        )
     except DbtStepError as exc:
         if not exc.nodes:
             raise
         nodes = exc.nodes
-    return {"steps": steps.nodes_by_step(nodes)}
+    return {"steps": steps.nodes_by_step(nodes), "exported": exported}
 
 
 @task(retries=0)  # it reads dbt_build's results: a retry cannot change them (clear dbt_build)
@@ -121,8 +127,8 @@ def report_step(name: str) -> dict:
 
 @task
 def export() -> dict:
-    """Each stage's output for the run's day(s) -> s3://<bucket>/intermediate/date=D/*.csv.gz
-    (a range's days on one connection and S3 client)."""
+    """The marts of the run's day(s) -> s3://<bucket>/intermediate/date=D/marts.*.csv.gz (a
+    range's days on one connection and S3 client); FiltrarDatos' tables went with dbt_build."""
     runs = _runs()
     return steps.export(runs[0]) if len(runs) == 1 else steps.export_days(runs)
 

@@ -13,8 +13,12 @@ from pipeline.runs import RunContext
 from pipeline.s3_upload import MultipartWriter, s3_client
 from pipeline.settings import get_settings
 
-# The stages whose outputs are exported: FiltrarDatos (intermediate) and the marts.
-EXPORTED_SCHEMAS = ("intermediate", "marts")
+# The stages whose outputs are exported: FiltrarDatos (intermediate) and the marts. The
+# intermediate tables hold the latest build's days only, so they are exported by the build
+# itself, before the next build may replace them (pipeline.steps.export_intermediates); the marts
+# keep every version, and are exported after the steps passed (pipeline.steps.export).
+INTERMEDIATE = "intermediate"
+MARTS = "marts"
 
 
 @dataclass(frozen=True)
@@ -30,8 +34,8 @@ class ExportResult:
 DAY_COLUMNS = ("date", "run_date")
 
 
-def exportable_relations(conn) -> list[tuple[str, str, str, bool]]:
-    """(schema, name, day column, versioned) of every stage table with a day column, dbt's
+def exportable_relations(conn, schema: str) -> list[tuple[str, str, str, bool]]:
+    """(schema, name, day column, versioned) of every table of `schema` with a day column, dbt's
     temporary relations and the views over published data excepted. Read from the catalog, so
     new models are exported without a code change."""
     with conn.cursor() as cur:
@@ -46,12 +50,12 @@ def exportable_relations(conn) -> list[tuple[str, str, str, bool]]:
                 )
             from information_schema.columns c
             join information_schema.tables t using (table_schema, table_name)
-            where c.table_schema = any(%s) and c.column_name = any(%s)
+            where c.table_schema = %s and c.column_name = any(%s)
               and t.table_type = 'BASE TABLE'
               and c.table_name not like '%%__dbt_tmp%%' and c.table_name not like '%%__dbt_backup%%'
             order by c.table_schema, c.table_name, array_position(%s, c.column_name::text)
             """,
-            (list(EXPORTED_SCHEMAS), list(DAY_COLUMNS), list(DAY_COLUMNS)),
+            (schema, list(DAY_COLUMNS), list(DAY_COLUMNS)),
         )
         return cur.fetchall()
 
@@ -78,15 +82,15 @@ def export_relation(
     return ExportResult(f"{schema}.{name}", key, rows, sink.bytes_written)
 
 
-def export_days(runs: list[RunContext]) -> dict[dt.date, list[ExportResult]]:
-    """Each run's day under <export prefix>/date=D/ (a backfill's days share one connection,
-    one S3 client and one catalog query)."""
+def export_days(runs: list[RunContext], schema: str) -> dict[dt.date, list[ExportResult]]:
+    """The tables of `schema` (a stage), each run's day under <export prefix>/date=D/ (a
+    backfill's days share one connection, one S3 client and one catalog query)."""
     settings = get_settings()
     client = s3_client()
     conn = psycopg2.connect(settings.database_url)
     try:
         conn.set_session(readonly=True)
-        relations = exportable_relations(conn)
+        relations = exportable_relations(conn, schema)
         exported = {}
         for run in runs:
             prefix = f"{settings.export_prefix.rstrip('/')}/date={run.day.isoformat()}/"

@@ -97,10 +97,18 @@ def transform_all(
     per step: each node goes to the step of its tag (a model) or of its latest parent (a test).
     A failure names the steps whose nodes failed. `manifest`: dbt's, parsed beforehand. `run`
     may be a backfill's consecutive days: ONE build for all of them (one version)."""
-    from pipeline.transform import DbtStepError, dbt_build
+    from pipeline.transform import DbtStepError, build_days, dbt_build
 
+    exported: list[StepRecord] = []
     try:
-        nodes = dbt_build(run, *(step.select for step in DBT_STEPS), manifest=manifest)
+        nodes = dbt_build(
+            run,
+            *(step.select for step in DBT_STEPS),
+            manifest=manifest,
+            then=lambda: exported.append(
+                measured("export FiltrarDatos", lambda: export_intermediates(build_days(run)))
+            ),
+        )
     except DbtStepError as exc:
         step_of = _step_finder(exc.nodes)
         failed = {step_of(n) for n in exc.nodes if n["status"] in ("error", "fail")}
@@ -109,7 +117,7 @@ def transform_all(
     return [
         (name, sum(n["seconds"] for n in members), {"nodes": members})
         for name, members in nodes_by_step(nodes).items()
-    ]
+    ] + exported
 
 
 def nodes_by_step(nodes: list[dict]) -> dict[str, list[dict]]:
@@ -145,6 +153,7 @@ def measured(name: str, work: Callable[[], dict]) -> StepRecord:
 
 
 def export(run: RunContext) -> dict:
+    """The run's marts -> S3 (FiltrarDatos' tables went with the build: export_intermediates)."""
     if get_settings().dbt_target == "spark":
         # Spark writes the run's stage outputs; the serving marts land in PostgreSQL, same
         # version, for publish (pipeline/spark_serving.py).
@@ -158,11 +167,25 @@ def export_days(contexts: Sequence[RunContext]) -> dict[str, dict]:
     """export for several days at once (a backfill's): {day: what export returns}."""
     if get_settings().dbt_target == "spark":
         return {c.day.isoformat(): export(c) for c in contexts}
+    return _exported("marts", contexts)
+
+
+def export_intermediates(contexts: Sequence[RunContext]) -> dict[str, dict]:
+    """FiltrarDatos' tables for the build's days -> S3, run by the build itself while it still
+    holds the build lock: they hold only the latest build's days, so a build started after this
+    one (another day's night, a backfill) would replace them before a later export step. On
+    Spark, its export step writes them."""
+    if get_settings().dbt_target == "spark":
+        return {}
+    return _exported("intermediate", contexts)
+
+
+def _exported(schema: str, contexts: Sequence[RunContext]) -> dict[str, dict]:
     from pipeline.export import export_days as export_all
 
     return {
         day.isoformat(): {"files": [r.key for r in results], "rows": sum(r.rows for r in results)}
-        for day, results in export_all(list(contexts)).items()
+        for day, results in export_all(list(contexts), schema).items()
     }
 
 

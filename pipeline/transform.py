@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -142,12 +142,17 @@ def _one_build_at_a_time() -> Iterator[None]:
 
 
 def dbt_build(
-    run: RunContext | Sequence[RunContext], *selects: str, manifest: Manifest | None = None
+    run: RunContext | Sequence[RunContext],
+    *selects: str,
+    manifest: Manifest | None = None,
+    then: Callable[[], object] | None = None,
 ) -> list[dict]:
     """Build and test the selected models for the run in one dbt invocation (dbt's start-up is
     paid once; not at all with a `manifest` from parse_project); return one summary dict per
     node, with the tags and parents that tell which step it belongs to. `run` may be a
-    backfill's consecutive days (one version): every day in the same statements."""
+    backfill's consecutive days (one version): every day in the same statements. `then` runs
+    after a successful build, before the next build may start (it reads what only this build's
+    working tables hold)."""
     days = build_days(run)
     with environment(dbt_env(days)), _one_build_at_a_time():
         result = _invoke(
@@ -161,6 +166,8 @@ def dbt_build(
             *NIGHTLY_FLAGS,
             manifest=manifest,
         )
+        if result.success and then is not None:
+            then()
     nodes = [
         {
             "node": r.node.name,

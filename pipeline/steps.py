@@ -117,7 +117,7 @@ def transform_all(
     return [
         (name, sum(n["seconds"] for n in members), {"nodes": members})
         for name, members in nodes_by_step(nodes).items()
-    ] + exported
+    ] + [record for record in exported if record[2]]  # none on Spark: its export step writes them
 
 
 def nodes_by_step(nodes: list[dict]) -> dict[str, list[dict]]:

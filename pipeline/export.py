@@ -13,12 +13,10 @@ from pipeline.runs import RunContext
 from pipeline.s3_upload import MultipartWriter, s3_client
 from pipeline.settings import get_settings
 
-# The stages whose outputs are exported: FiltrarDatos (intermediate) and the marts. The
-# intermediate tables hold the latest build's days only, so they are exported by the build
+# The stages whose outputs are exported, one schema each: FiltrarDatos (`intermediate`) and the
+# `marts`. The intermediate tables hold the latest build's days only, so the build exports them
 # itself, before the next build may replace them (pipeline.steps.export_intermediates); the marts
 # keep every version, and are exported after the steps passed (pipeline.steps.export).
-INTERMEDIATE = "intermediate"
-MARTS = "marts"
 
 
 @dataclass(frozen=True)

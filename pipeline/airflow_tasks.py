@@ -84,23 +84,17 @@ def dbt_build() -> dict:
     build. Its nodes' results, by step, for the step tasks. Fails itself only when dbt could not
     run at all (no node result, e.g. no database): a failing model or test is reported by its
     step's task, in its place. After a successful build, still holding the build lock, it
-    exports FiltrarDatos' tables (steps.export_intermediates: the next build replaces them)."""
+    exports FiltrarDatos' tables (steps.build: the next build replaces them)."""
     from pipeline.transform import DbtStepError
-    from pipeline.transform import dbt_build as build
 
-    runs = _runs()
-    exported: dict = {}
+    exported = None
     try:
-        nodes = build(
-            runs,
-            *(s.select for s in steps.DBT_STEPS),
-            then=lambda: exported.update(steps.export_intermediates(runs)),
-        )
+        nodes, exported = steps.build(_runs())
     except DbtStepError as exc:
         if not exc.nodes:
             raise
         nodes = exc.nodes
-    return {"steps": steps.nodes_by_step(nodes), "exported": exported}
+    return {"steps": steps.nodes_by_step(nodes), "exported": exported[2] if exported else {}}
 
 
 @task(retries=0)  # it reads dbt_build's results: a retry cannot change them (clear dbt_build)

@@ -97,18 +97,10 @@ def transform_all(
     per step: each node goes to the step of its tag (a model) or of its latest parent (a test).
     A failure names the steps whose nodes failed. `manifest`: dbt's, parsed beforehand. `run`
     may be a backfill's consecutive days: ONE build for all of them (one version)."""
-    from pipeline.transform import DbtStepError, build_days, dbt_build
+    from pipeline.transform import DbtStepError
 
-    exported: list[StepRecord] = []
     try:
-        nodes = dbt_build(
-            run,
-            *(step.select for step in DBT_STEPS),
-            manifest=manifest,
-            then=lambda: exported.append(
-                measured("export FiltrarDatos", lambda: export_intermediates(build_days(run)))
-            ),
-        )
+        nodes, exported = build(run, manifest)
     except DbtStepError as exc:
         step_of = _step_finder(exc.nodes)
         failed = {step_of(n) for n in exc.nodes if n["status"] in ("error", "fail")}
@@ -117,7 +109,29 @@ def transform_all(
     return [
         (name, sum(n["seconds"] for n in members), {"nodes": members})
         for name, members in nodes_by_step(nodes).items()
-    ] + [record for record in exported if record[2]]  # none on Spark: its export step writes them
+    ] + ([exported] if exported else [])
+
+
+def build(
+    run: RunContext | Sequence[RunContext], manifest: Manifest | None = None
+) -> tuple[list[dict], StepRecord | None]:
+    """The dbt steps in ONE `dbt build` for the run (or a backfill's days); once it passed, and
+    before the next build may start, FiltrarDatos' tables exported (export_intermediates): the
+    build's nodes, and the export's record (None where the build exports nothing: Spark). Raises
+    DbtStepError, with the nodes, when a model or test failed. `adtech run`, `adtech backfill`
+    and the DAGs' dbt_build task all build through here."""
+    from pipeline.transform import build_days, dbt_build
+
+    exported: list[StepRecord] = []
+    nodes = dbt_build(
+        run,
+        *(step.select for step in DBT_STEPS),
+        manifest=manifest,
+        then=lambda: exported.append(
+            measured("export FiltrarDatos", lambda: export_intermediates(build_days(run)))
+        ),
+    )
+    return nodes, next((record for record in exported if record[2]), None)
 
 
 def nodes_by_step(nodes: list[dict]) -> dict[str, list[dict]]:

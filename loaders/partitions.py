@@ -19,6 +19,10 @@ from psycopg2 import sql
 
 RAW = "raw"
 LINE = "line_number"  # the raw tables' line column
+# The sample a day's ANALYZE reads: 3,000 rows instead of PostgreSQL's 30,000. It still finds a
+# day's advertisers exactly and its products within a few per cent (what the FiltrarDatos plans
+# depend on), for a tenth of the CPU: 10-25 ms a partition instead of 80-110 (docs/BENCHMARKS.md).
+STATISTICS_TARGET = 10
 
 
 def partition_name(source: str, day: date) -> str:
@@ -110,7 +114,9 @@ def swap_in(cur, source: str, day: date, staging: sql.Identifier) -> None:
             "alter table {} alter column {} drop identity, alter column object_id drop default"
         ).format(staging, sql.Identifier(LINE))
     )
-    cur.execute(sql.SQL("analyze {}").format(staging))  # planner statistics for dbt
+    # Planner statistics for dbt, from a small sample (the setting ends with the transaction).
+    cur.execute("set local default_statistics_target = %s", (STATISTICS_TARGET,))
+    cur.execute(sql.SQL("analyze {}").format(staging))
     # ONLY: the parent alone (every reader locks it first), not every day's partition.
     cur.execute(sql.SQL("lock table only {} in access exclusive mode").format(parent))
     cur.execute(sql.SQL("drop table if exists {}").format(sql.Identifier(RAW, partition)))

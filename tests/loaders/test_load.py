@@ -63,7 +63,6 @@ def test_clean_day_loads_every_source_with_its_manifest(lake, db, s3):
     ) == [(1, 300)]
 
 
-
 def test_a_loaded_day_has_planner_statistics_from_a_small_sample(lake, db):
     # dbt's FiltrarDatos plans read these; a tenth of PostgreSQL's default sample keeps the
     # advertisers exact and the products close, for a tenth of ANALYZE's CPU.
@@ -90,6 +89,7 @@ def test_a_loaded_day_has_planner_statistics_from_a_small_sample(lake, db):
     assert advertisers == 4
     assert 1350 <= products <= 1650  # 1,500 products, estimated
     assert 2 <= bounds <= partitions.STATISTICS_TARGET + 1  # the default sample gives 101
+
 
 def test_loading_the_same_day_twice_gives_the_same_contents(lake, db):
     lake.put("ads_views", DAY, lake.ad_lines(500, DAY))

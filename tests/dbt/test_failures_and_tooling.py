@@ -99,6 +99,81 @@ def test_docs_generate_documents_every_model_and_column(good_then_bad, dbt) -> N
         assert all(c["description"].strip() for c in source["columns"].values()), key
 
 
+def _not_null_columns(dbt, target: str) -> tuple[dict[str, set[str]], set[str]]:
+    """From a parse for `target`: {relation: columns} of the enforced contracts' not_null
+    constraints, and the (model, column) pairs of the enabled not_null tests."""
+    assert dbt("parse", "--target", target).success
+    manifest = json.loads((dbt.target / "manifest.json").read_text())
+    constrained, tested = {}, set()
+    for node in manifest["nodes"].values():
+        if node["resource_type"] == "model" and node["config"]["contract"]["enforced"]:
+            constrained[f"{node['schema']}.{node['alias']}"] = {
+                name
+                for name, column in node["columns"].items()
+                if any(c["type"] == "not_null" for c in column["constraints"])
+            }
+        if node.get("test_metadata", {}).get("name") == "not_null":
+            model = node["attached_node"].split(".")[-1]
+            tested.add(f"{model}.{node['column_name']}")
+    return constrained, tested
+
+
+def test_postgres_refuses_the_nulls_that_only_spark_tests_for(good_then_bad, dbt, project_db):
+    """Every not_null test runs on Spark; on PostgreSQL the table itself refuses the null (a
+    contract's constraint, or raw's DDL under a staging view), so the test would be a query
+    that cannot fail, and is left out of the build."""
+    constrained, on_postgres = _not_null_columns(dbt, "default")
+    _, on_spark = _not_null_columns(dbt, "spark")
+    assert not on_postgres
+    # recommendations aside: Spark's copy of it is landed into PostgreSQL's, which refuses nulls.
+    assert {
+        f"{relation.split('.')[1]}.{column}"
+        for relation, columns in constrained.items()
+        if relation != "marts.recommendations"
+        for column in columns
+    } <= on_spark
+    assert {"top_ctr.score", "int_ad_event_counts.clicks", "stg_logs__ads_views.product_id"} <= (
+        on_spark
+    )
+    with psycopg2.connect(project_db) as conn, conn.cursor() as cur:
+        for relation, columns in constrained.items():
+            cur.execute(
+                "select attname from pg_attribute where attrelid = to_regclass(%s)"
+                " and attnum > 0 and attnotnull",
+                (relation,),
+            )
+            assert columns <= {name for (name,) in cur.fetchall()}, relation
+        # Staging's not_null tests rest on raw's own columns.
+        cur.execute(
+            "select count(*) from pg_attribute where attrelid = 'raw.ads_views'::regclass"
+            " and attname in ('advertiser_id', 'product_id') and attnotnull"
+        )
+        assert cur.fetchone() == (2,)
+
+
+def test_a_mart_made_before_its_contract_gets_the_not_null_constraints(
+    good_then_bad, dbt, project_db
+) -> None:
+    """An incremental mart's table is made once: one made before a column's not_null
+    constraint (here: dropped again) gets it at its next build."""
+    with psycopg2.connect(project_db) as conn, conn.cursor() as cur:
+        cur.execute("alter table marts.top_ctr alter column score drop not null")
+    day1 = good_then_bad["days"][0].date.isoformat()
+    assert dbt("run", "--select", "top_ctr", run_date=day1).success
+    with psycopg2.connect(project_db) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select attnotnull from pg_attribute"
+            " where attrelid = 'marts.top_ctr'::regclass and attname = 'score'"
+        )
+        assert cur.fetchone() == (True,)
+        with pytest.raises(psycopg2.errors.NotNullViolation):
+            cur.execute(
+                "insert into marts.top_ctr (date, version, advertiser_id, rank, product_id,"
+                " impressions, clicks, ctr, score) values (%s, 1, 'a', 1, 'p', 1, 0, 0, null)",
+                (day1,),
+            )
+
+
 def test_sqlfluff_passes_on_the_models(project_db: str, tmp_path: Path) -> None:
     lint = subprocess.run(
         [SQLFLUFF, "lint", "dbt_project/models", "dbt_project/tests"],

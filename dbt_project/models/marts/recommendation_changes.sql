@@ -60,20 +60,48 @@ targets as (
 
 ),
 
+-- Each target's previous date: the latest earlier date with a list of the same advertiser and
+-- model. A running max over the dates of targets and lists together, in date order: linear in
+-- the history (a join of every target with every earlier list grew with the square of the days
+-- served).
+list_days as (
+
+    select distinct
+        date,
+        advertiser_id,
+        model
+    from history
+
+),
+
+timeline as (
+
+    select
+        list_days.date as list_date,
+        coalesce(targets.date, list_days.date) as date,
+        coalesce(targets.advertiser_id, list_days.advertiser_id) as advertiser_id,
+        coalesce(targets.model, list_days.model) as model
+    from targets
+    full outer join list_days
+        on
+            targets.date = list_days.date
+            and targets.advertiser_id = list_days.advertiser_id
+            and targets.model = list_days.model
+
+),
+
 previous_dates as (
 
     select
-        targets.date,
-        targets.advertiser_id,
-        targets.model,
-        max(history.date) as previous_date
-    from targets
-    inner join history
-        on
-            targets.advertiser_id = history.advertiser_id
-            and targets.model = history.model
-            and targets.date > history.date
-    group by targets.date, targets.advertiser_id, targets.model
+        date,
+        advertiser_id,
+        model,
+        max(list_date) over (
+            partition by advertiser_id, model
+            order by date
+            rows between unbounded preceding and 1 preceding
+        ) as previous_date
+    from timeline
 
 ),
 

@@ -112,7 +112,9 @@ NIGHTLY_FLAGS = ("--exclude-resource-type", "unit_test", "--no-write-json")
 def parse_project() -> Manifest:
     """dbt's manifest of the project (partial parsing keeps it cheap), for dbt_build: `adtech
     run` parses while the loads run, so dbt's start-up overlaps them. Nothing in parsing depends
-    on the run (macros/vars.sql reads the day and version only at execution)."""
+    on the run (macros/vars.sql reads the day and version only at execution). One manifest
+    serves one build: dbt marks its nodes compiled as it goes (ephemeral models' CTEs), and a
+    second build from the same object fails on recommendation_changes' missing CTE."""
     result = _invoke("parse", "--no-write-json")
     if not result.success:
         raise DbtStepError(f"dbt parse failed: {result.exception}")

@@ -21,7 +21,7 @@ RAW = "raw"
 LINE = "line_number"  # the raw tables' line column
 # The sample a day's ANALYZE reads: 3,000 rows instead of PostgreSQL's 30,000. It still finds a
 # day's advertisers exactly and its products within a few per cent (what the FiltrarDatos plans
-# depend on), for a tenth of the CPU: 10-25 ms a partition instead of 80-110 (docs/BENCHMARKS.md).
+# depend on), for a tenth of the CPU: 10-25 ms a partition instead of 80-105 (docs/BENCHMARKS.md).
 STATISTICS_TARGET = 10
 
 

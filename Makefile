@@ -24,7 +24,7 @@ $(VENV)/.installed: requirements/dev.txt pyproject.toml
 	touch $@
 
 demo: install
-	$(BIN)/python -m pipeline.demo
+	$(BIN)/python -m pipeline.cli.demo
 
 test: install
 	# System packages the suite needs (podman for the container test, Chromium for the browser
@@ -48,7 +48,7 @@ bench: install
 	$(BIN)/python -m bench
 
 airflow: install
-	$(BIN)/python -m pipeline.airflow_local
+	$(BIN)/python -m pipeline.airflow.local
 
 # checkov (deploy/aws template lint) pins its dependencies tightly: its own venv, from its lock.
 CHECKOV_VENV := .tools/checkov

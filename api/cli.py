@@ -1,4 +1,5 @@
-"""`adtech serve`: run the API with uvicorn (wired into the `adtech` script by pipeline/cli.py).
+"""`adtech serve`: run the API with uvicorn (wired into the `adtech` script by
+pipeline/cli/main.py).
 
 Imports stay light: uvicorn is imported only when the command runs.
 """

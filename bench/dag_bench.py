@@ -62,7 +62,7 @@ import psycopg2
 
 from bench.night_bench import Measure, generate, measure
 from devstack import stack
-from pipeline.airflow_env import DAG_ID, airflow_env, dags_test, migrate, task_instances
+from pipeline.airflow.env import DAG_ID, airflow_env, dags_test, migrate, task_instances
 from pipeline.settings import REPO_ROOT
 
 TRIVIAL_DAG = """

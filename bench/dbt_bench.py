@@ -106,7 +106,7 @@ select 'top_ctr', advertiser_id, rank, product_id from top_ctr where rank <= 20
 def prepare(url: str, ads: int, views: int) -> float:
     """Schema as the pipeline makes it, one day of raw data, statistics. Returns seconds."""
     from loaders.schema import ensure_schema
-    from pipeline.bootstrap import bootstrap
+    from pipeline.steps.bootstrap import bootstrap
 
     bootstrap(url)
     conn = psycopg2.connect(url)

@@ -11,9 +11,9 @@ alternates three processes on the same S3 objects:
    checks, no lineage, no rejects. Getting the day into PostgreSQL costs at least this;
 3. the dbt floor: `dbt parse` with partial parsing (the project parsed before the first night):
    the cheapest dbt invocation there is, with no model or test run.
-`adtech run` starts dbt while it loads (pipeline/steps.py), so the two floors can overlap: the
-night's lower bound is max(COPY floor, dbt floor), with every model and test for free. Its
-ratio to pandas is the best any dbt-on-PostgreSQL night could reach on this machine.
+`adtech run` starts dbt while it loads (pipeline/flow/sequence.py), so the two floors can
+overlap: the night's lower bound is max(COPY floor, dbt floor), with every model and test
+for free. Its ratio to pandas is the best any dbt-on-PostgreSQL night could reach on this machine.
 The machine's load average is printed with every figure. Nothing here asserts a time.
 """
 

@@ -19,7 +19,7 @@ date, as every real night is:
    against `ADTECH_RUN_DATE=D dbt parse`, each with a new D every round and its own target
    folder (partial-parse state), alternating.
 4. With --loads, at the largest size: the three loads one after another (`adtech load`) against
-   at once (pipeline.steps.load_all, as `adtech run` does), each on a new date.
+   at once (pipeline.flow.sequence.load_all, as `adtech run` does), each on a new date.
 
 The machine's 1-minute load average is printed with every figure. Nothing here asserts a time.
 """
@@ -39,14 +39,14 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from bench.private_stack import private_stack
-from pipeline.airflow_env import DAG_ID, airflow_env, migrate
+from pipeline.airflow.env import DAG_ID, airflow_env, migrate
 from pipeline.settings import REPO_ROOT
 
 BIN = Path(sys.executable).parent
 ADTECH = (sys.executable, "-m", "pipeline")
 PANDAS = (sys.executable, "-m", "bench.pandas_baseline")
 LOAD_ALL = (
-    "import sys, datetime; from pipeline.steps import load_all; "
+    "import sys, datetime; from pipeline.flow.sequence import load_all; "
     "load_all(datetime.date.fromisoformat(sys.argv[1]))"
 )
 FIRST_DAY = date(2025, 1, 1)  # each section takes its own range of days after this one

@@ -6,9 +6,9 @@ size over many nights with retention.
 Starts a private local stack (embedded PostgreSQL + moto S3 over HTTP) in a temporary folder.
 Each night D: `devstack.generate` writes D's logs to S3 (`--events` product views and as many ad
 events, the generator's default catalog), `loaders.load.load_day(D)` loads them, then
-`pipeline.cleanup.cleanup(D)` applies retention with ADTECH_RETAIN_RAW_DAYS=`--keep`; D's objects
-are then deleted from S3 to keep moto's memory flat (the raw tables no longer need them). No
-dbt build runs (loads + cleanup only: the marts add a few kB per night).
+`pipeline.steps.cleanup.cleanup(D)` applies retention with ADTECH_RETAIN_RAW_DAYS=`--keep`;
+D's objects are then deleted from S3 to keep moto's memory flat (the raw tables no longer need
+them). No dbt build runs (loads + cleanup only: the marts add a few kB per night).
 
 Prints, for the first night, each raw partition's bytes (pg_total_relation_size) against its
 objects' uncompressed CSV bytes (target: at most 1.8x in total), then pg_database_size after every
@@ -36,7 +36,7 @@ def night(day: date, i: int, events: int, env: dict[str, str]) -> dict:
     from devstack import storage
     from devstack.generate import Options, generate
     from loaders.load import load_day
-    from pipeline.cleanup import cleanup
+    from pipeline.steps.cleanup import cleanup
 
     opts = Options(start=day, days=1, views_per_day=events, ad_events_per_day=events, seed=i)
     started = time.perf_counter()

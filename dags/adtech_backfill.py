@@ -1,7 +1,7 @@
 """adtech_backfill: a range of log days in ONE run, for catching up or rebuilding many days.
 
 Triggered by hand only (no schedule), with the params `start` and `end`: the first and last log
-day, ISO dates (YYYY-MM-DD), inclusive, at most pipeline.steps.MAX_RANGE_DAYS days:
+day, ISO dates (YYYY-MM-DD), inclusive, at most pipeline.flow.sequence.MAX_RANGE_DAYS days:
 
     airflow dags test adtech_backfill -c '{"start": "2024-11-20", "end": "2024-11-26"}'
     airflow dags trigger adtech_backfill -c '{"start": "2024-11-20", "end": "2024-11-26"}'
@@ -10,7 +10,7 @@ It is the nightly DAG (`adtech_recommendations`) made to carry many days at once
 backfill pays dbt's start-up and each statement's fixed cost once, not once a day. `start` checks
 the params and opens one run per day (ops.pipeline_runs, run ids `<Airflow run id>__<day>`), all
 with ONE new version; every other task reads them from start's XCom. The tasks after `start` are
-the nightly DAG's own (pipeline/airflow_tasks.py), in the same order (pipeline.steps):
+the nightly DAG's own (pipeline/airflow/tasks.py), in the same order (pipeline.flow.sequence):
 
     start -> load_{advertiser_ids,product_views,ads_views} -> dbt_build -> FiltrarDatos
           -> TopCTR, TopProduct -> DBWriting -> export -> publish -> cleanup
@@ -24,7 +24,7 @@ day by day: each day is published on its own (write-audit-publish, as a night pu
 
 A range fails as a whole when one of its days fails (one build, one set of tests). Then
 `nights_instead` closes the range's runs as failed and runs each day alone, as its own night
-(pipeline.runner.nights_instead): the good days are published, a bad day fails alone and stays
+(pipeline.flow.runner.nights_instead): the good days are published, a bad day fails alone and stays
 unpublished, or keeps its earlier served version, unchanged. The DAG run still ends failed
 (`record_failure`), so the bad day is seen.
 
@@ -39,8 +39,8 @@ from datetime import date
 import pendulum
 from airflow.sdk import DAG, Param, get_current_context, task
 
-from pipeline import steps
-from pipeline.airflow_tasks import default_args, opened_runs, record_failure, steps_after
+from pipeline.airflow.tasks import default_args, opened_runs, record_failure, steps_after
+from pipeline.flow import sequence as steps
 
 DAG_ID = "adtech_backfill"
 # Exactly YYYY-MM-DD in ASCII digits (no time, no trailing newline or NUL, no other digits).
@@ -96,7 +96,7 @@ def nights_instead() -> dict:
         f"the range {runs[0].day}..{runs[-1].day} failed in Airflow run"
         f" {get_current_context()['run_id']}; each day ran alone instead"
     )
-    from pipeline.runner import nights_instead as run_alone
+    from pipeline.flow.runner import nights_instead as run_alone
 
     results = run_alone(runs, error)
     for result in results:

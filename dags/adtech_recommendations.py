@@ -3,21 +3,21 @@
 D is the `run_date` param of a manual run, else the run's data interval start (a one-day interval
 from CronDataIntervalTimetable). `start` works it out once (`_log_day`) and opens the run with a
 new version of D's marts; every other task, Python and dbt alike, reads both from start's XCom, so
-a run never works on two days. The tasks after `start` are pipeline/airflow_tasks.py's, shared
+a run never works on two days. The tasks after `start` are pipeline/airflow/tasks.py's, shared
 with the `adtech_backfill` DAG (the one DAG whose runs work on a range of days). The steps
-and their order come from `pipeline.steps`, the same list `adtech run` walks:
+and their order come from `pipeline.flow.sequence`, the same list `adtech run` walks:
 
     start -> load_{advertiser_ids,product_views,ads_views} -> dbt_build -> FiltrarDatos
           -> TopCTR, TopProduct -> DBWriting -> export -> publish -> cleanup
           (record_failure runs if anything failed)
 
 The dbt steps run as ONE `dbt build` (task `dbt_build`, the same call `adtech run` makes:
-pipeline.transform.dbt_build, dbt's start-up paid once a run, not once per model), then one task
-per statement step reports that step's models and tests: a failing model or test fails its
+pipeline.steps.transform.dbt_build, dbt's start-up paid once a run, not once per model), then one
+task per statement step reports that step's models and tests: a failing model or test fails its
 step's task (FiltrarDatos, TopCTR, TopProduct or DBWriting), the later steps are upstream_failed,
 and the day stops before `publish`. The run's day and version reach dbt as environment variables
-(pipeline.transform.dbt_env), so a new day keeps dbt's partial parsing; the dbt target is
-pipeline.transform's too (ADTECH_DBT_TARGET, else DBT_TARGET). The new version is built
+(pipeline.steps.transform.dbt_env), so a new day keeps dbt's partial parsing; the dbt target is
+pipeline.steps.transform's too (ADTECH_DBT_TARGET, else DBT_TARGET). The new version is built
 beside the served one (write-audit-publish): until `publish` switches to it, and forever if the
 run fails, the API answers D exactly as before.
 """
@@ -31,8 +31,8 @@ import pendulum
 from airflow.sdk import DAG, Param, get_current_context, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from pipeline import steps
-from pipeline.airflow_tasks import default_args, record_failure, steps_after
+from pipeline.airflow.tasks import default_args, record_failure, steps_after
+from pipeline.flow import sequence as steps
 
 
 def _date(name: str, default: str | None) -> pendulum.DateTime | None:

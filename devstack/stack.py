@@ -8,7 +8,7 @@ A restarted stack (after `down`, a crash or a reboot) comes back on the ports it
 client configured from an earlier `adtech stack env` reconnects by itself; only a port another
 program really listens on is given up, and `up` says so.
 
-`env` exports the connections and the project's Airflow settings (pipeline.airflow_env): with
+`env` exports the connections and the project's Airflow settings (pipeline.airflow.env): with
 them loaded, the plain `airflow` CLI works on the project.
 """
 
@@ -30,7 +30,7 @@ import psycopg2
 from devstack import ports
 from devstack.postgres import LocalPostgres
 from devstack.s3 import LOCAL_CREDENTIALS, LocalS3
-from pipeline.airflow_env import migrate, project_settings, register_dag, search_paths
+from pipeline.airflow.env import migrate, project_settings, register_dag, search_paths
 
 DEFAULT_BUCKET = "adtech-logs"
 DEFAULT_PREFIX = "raw/"

@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from pipeline.s3_upload import MultipartWriter, s3_client
+from pipeline.steps.s3_upload import MultipartWriter, s3_client
 
 GZIP_MAGIC = b"\x1f\x8b"
 

@@ -3,7 +3,7 @@ rows nothing points at any more.
 
 S3 holds the source of truth, so raw only needs the days a build can still read; a dropped day
 reloads from S3 exactly as the first time (`adtech load --date D`). The caller (the pipeline's
-cleanup step, pipeline/cleanup.py) says which days must stay whatever their age (a build's CTR
+cleanup step, pipeline/steps/cleanup.py) says which days must stay whatever their age (a build's CTR
 window, a running run); a day whose load holds its lock (loaders/partitions.py: day_lock) is
 skipped, and that lock then keeps a load of the day waiting until the cleanup commits.
 

@@ -1,3 +1,3 @@
-from pipeline.cli import app
+from pipeline.cli.main import app
 
 app(prog_name="adtech")

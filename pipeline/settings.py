@@ -22,7 +22,7 @@ class TargetSettings(BaseSettings):
 
     # `default`: PostgreSQL builds and serves the marts. `spark`: the same dbt models build on a
     # Spark Thrift Server; the day's serving marts are then copied into PostgreSQL and published
-    # there (pipeline/spark_serving.py). DBT_TARGET (what dbt itself reads) is honoured too.
+    # there (pipeline/spark/serving.py). DBT_TARGET (what dbt itself reads) is honoured too.
     dbt_target: Literal["default", "spark"] = Field(
         "default", validation_alias=AliasChoices("ADTECH_DBT_TARGET", "DBT_TARGET")
     )

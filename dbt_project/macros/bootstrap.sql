@@ -1,7 +1,7 @@
 {#- What the project owns outside dbt's models: run bookkeeping, the published days, and the
     read-only role the API connects as (the marts' grantee). One idempotent statement, run by
     dbt's on-run-start hook (so a plain `dbt build` on a brand-new database works) and, rendered
-    with plain Jinja, by the pipeline before every run (pipeline/bootstrap.py). Keep it plain
+    with plain Jinja, by the pipeline before every run (pipeline/steps/bootstrap.py). Keep it plain
     Jinja: no dbt functions.
 
     In production the role may be provisioned elsewhere: it is created only when missing and when

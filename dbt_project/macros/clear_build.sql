@@ -1,7 +1,7 @@
 {#- Pre-hook of the versioned marts: remove the rows this build already wrote for its run dates
     (a retried task), before delete+insert writes them again. Other versions of the day, the
     served one above all, are never touched: publication switches the API to the new version and
-    drops superseded ones afterwards (pipeline/publication.py). A build that names the served
+    drops superseded ones afterwards (pipeline/steps/publication.py). A build that names the served
     version itself (a task of an already published run, cleared and run again) stops here:
     rebuilding it in place would change answers while the API serves them.
     Dispatched: PostgreSQL (default) checks and deletes in one hook; Spark below. -#}

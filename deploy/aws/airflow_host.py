@@ -3,7 +3,7 @@
 `python -m deploy.aws.airflow_host install` (run as root by install_host.sh) writes the units and
 starts them: the database roles first (dbroles.py, once per boot, idempotent), then Airflow's
 metadata migration, then the scheduler, the API server and the DAG processor (LocalExecutor,
-parallelism 2, metadata in the `airflow` database on RDS: pipeline.airflow_env's settings).
+parallelism 2, metadata in the `airflow` database on RDS: pipeline.airflow.env's settings).
 
 `python -m deploy.aws.airflow_host run -- CMD...` is each unit's ExecStart: it reads the owner's
 password and Airflow's signing key from Secrets Manager, builds the environment and execs CMD.
@@ -96,7 +96,7 @@ RestartSec=10
 def service_env(base: Mapping[str, str], secrets) -> dict[str, str]:
     """The environment of a service: `base` (the host settings), the database URLs with the
     owner's password, Airflow's shared signing key, then the project's Airflow settings."""
-    from pipeline.airflow_env import METADATA_DB, airflow_env
+    from pipeline.airflow.env import METADATA_DB, airflow_env
 
     roles = Roles.from_env(base)
     host, port = base["ADTECH_DB_HOST"], int(base.get("ADTECH_DB_PORT", "5432"))

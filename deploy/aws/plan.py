@@ -104,7 +104,7 @@ def make_plan(clients, inputs: Inputs, region: str, account: str) -> Plan:
                 "on the Airflow instance (Session Manager): wait for its install, then "
                 "adtech-db-roles.service = deploy.aws.dbroles: roles adtech (owner) and "
                 "adtech_api with the passwords of their secrets, databases adtech and airflow, "
-                "then pipeline.bootstrap as adtech",
+                "then pipeline.steps.bootstrap as adtech",
             ),
         )
         return Plan(inputs, name, region, account, bucket, image, True, steps, tuple(notes))

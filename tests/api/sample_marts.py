@@ -201,7 +201,7 @@ def fill_published_marts(
     url: str, days: list[dt.date], advertisers: int, seed: int = 7
 ) -> Published:
     """Bootstrap the database (ops, marts, the adtech_api role) and publish `days` in order."""
-    from pipeline.bootstrap import bootstrap
+    from pipeline.steps.bootstrap import bootstrap
 
     bootstrap(url)
     active = advertiser_ids(advertisers, seed)

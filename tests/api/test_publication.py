@@ -43,7 +43,7 @@ def test_new_day_is_served_by_default_once_published(fresh_db):
 
 
 def test_nothing_published_yet_is_503_then_served(fresh_db):
-    from pipeline.bootstrap import bootstrap
+    from pipeline.steps.bootstrap import bootstrap
 
     bootstrap(fresh_db)
     with TestClient(create_app(settings_for(fresh_db))) as client:

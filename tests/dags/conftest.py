@@ -8,7 +8,7 @@ def airflow_home(stack, tmp_path_factory):
     """Airflow's settings for these tests (read when airflow is first imported)."""
     import os
 
-    from pipeline.airflow_env import airflow_env
+    from pipeline.airflow.env import airflow_env
 
     home = tmp_path_factory.mktemp("airflow_home")
     saved = dict(os.environ)

@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from pipeline.airflow_env import airflow_env, migrate
+from pipeline.airflow.env import airflow_env, migrate
 from tests.databases import new_database
 from tests.reference import day_files
 

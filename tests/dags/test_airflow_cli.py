@@ -18,7 +18,7 @@ import psycopg2
 import pytest
 
 from devstack import stack as devstack
-from pipeline.airflow_env import DAG_ID
+from pipeline.airflow.env import DAG_ID
 from tests.checkouts import copy_worktree, shell
 
 D = dt.date(2024, 11, 21)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.airflow_env import dags_test, task_instances
+from pipeline.airflow.env import dags_test, task_instances
 from tests.dags.dag_data import (
     SERVED,
     generate,

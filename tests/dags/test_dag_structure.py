@@ -49,7 +49,7 @@ def test_schedule_has_a_one_day_interval_starting_at_the_log_day(dag) -> None:
 
 
 def test_tasks_and_their_order(dag) -> None:
-    from pipeline.steps import DBT_STEPS
+    from pipeline.flow.sequence import DBT_STEPS
 
     loads = {"load_advertiser_ids", "load_product_views", "load_ads_views"}
     steps = {"FiltrarDatos", "TopCTR", "TopProduct", "DBWriting"}
@@ -72,10 +72,10 @@ def test_tasks_and_their_order(dag) -> None:
 
 
 def test_the_step_tasks_follow_the_one_list_of_steps(dag) -> None:
-    """`adtech run` and the DAG walk pipeline.steps.DBT_STEPS: each step's upstream steps are
-    its task's upstream tasks, and a step's task never retries (it reports dbt_build's results,
-    which a retry cannot change)."""
-    from pipeline.steps import DBT_STEPS
+    """`adtech run` and the DAG walk pipeline.flow.sequence.DBT_STEPS: each step's upstream steps
+    are its task's upstream tasks, and a step's task never retries (it reports dbt_build's
+    results, which a retry cannot change)."""
+    from pipeline.flow.sequence import DBT_STEPS
 
     for step in DBT_STEPS:
         task = dag.get_task(step.name)
@@ -88,8 +88,8 @@ def test_every_dbt_node_runs_in_the_one_build_and_belongs_to_a_step() -> None:
     """dbt_build selects the four steps' tags with buildable indirect selection: every model of
     the project is in some step (or ephemeral, inlined), and every data or unit test has all its
     models in the selection, so no test silently never runs. Each node is reported by a step."""
-    from pipeline.steps import DBT_STEPS, nodes_by_step
-    from pipeline.transform import parse_project
+    from pipeline.flow.sequence import DBT_STEPS, nodes_by_step
+    from pipeline.steps.transform import parse_project
 
     manifest = parse_project()  # in memory, as `adtech run` parses (no database needed)
     tags = {step.select.removeprefix("tag:") for step in DBT_STEPS}
@@ -125,7 +125,7 @@ def test_every_dbt_node_runs_in_the_one_build_and_belongs_to_a_step() -> None:
 
 
 def test_no_task_renders_dbt_from_a_manifest_or_passes_vars(dag) -> None:
-    """One dbt invocation a run, in dbt_build (pipeline.transform.dbt_build, as `adtech run`):
+    """One dbt invocation a run, in dbt_build (pipeline.steps.transform.dbt_build, as `adtech run`):
     no Cosmos task starting dbt once per model, no `--vars` (a new day would force dbt to parse
     the whole project again; the day and version reach dbt as environment variables)."""
     assert not [t.task_id for t in dag.tasks if type(t).__module__.startswith("cosmos")]
@@ -142,7 +142,7 @@ def test_the_backfill_dag_runs_the_same_steps_over_a_range(bag, dag) -> None:
     for task_id in dag.task_ids:
         if task_id != "record_failure":
             assert _upstream(backfill, task_id) == _upstream(dag, task_id), task_id
-        # The same task code (pipeline/airflow_tasks.py), not a copy: start alone differs.
+        # The same task code (pipeline/airflow/tasks.py), not a copy: start alone differs.
         if task_id != "start":
             assert (
                 backfill.get_task(task_id).python_callable is dag.get_task(task_id).python_callable
@@ -163,7 +163,7 @@ def test_the_backfill_checks_its_params_before_opening_anything() -> None:
     from airflow.sdk.exceptions import AirflowFailException
 
     from dags.adtech_backfill import requested_days
-    from pipeline.steps import MAX_RANGE_DAYS
+    from pipeline.flow.sequence import MAX_RANGE_DAYS
 
     day = dt.date(2024, 11, 20)
     assert requested_days({"start": "2024-11-20", "end": "2024-11-22"}) == [

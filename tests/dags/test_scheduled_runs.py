@@ -16,7 +16,7 @@ import httpx
 import psycopg2
 import pytest
 
-from pipeline.airflow_env import DAG_ID, airflow_env, migrate
+from pipeline.airflow.env import DAG_ID, airflow_env, migrate
 from tests.api.conftest import free_port
 from tests.databases import new_database
 

@@ -12,7 +12,7 @@ from dbt.cli.main import dbtRunner, dbtRunnerResult
 from dbt_support import ROOT
 
 from loaders.schema import ensure_schema
-from pipeline.bootstrap import bootstrap
+from pipeline.steps.bootstrap import bootstrap
 from tests.databases import new_database
 
 DbtRun = Callable[..., dbtRunnerResult]

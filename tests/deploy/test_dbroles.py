@@ -210,7 +210,7 @@ def test_the_host_command_reads_moto_secrets_and_prints_none(
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"role {names.owner}: created" in result.stdout
-    assert f"pipeline.bootstrap ran as {names.owner} on {names.database}" in result.stdout
+    assert f"pipeline.steps.bootstrap ran as {names.owner} on {names.database}" in result.stdout
     for value in values.values():
         assert value not in result.stdout + result.stderr
     assert scram_matches(verifier(admin_url, names.owner), values["owner"])

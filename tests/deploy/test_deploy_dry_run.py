@@ -44,7 +44,7 @@ def test_first_deploy_plan(aws, aws_environ):
     bucket = f"adtech-{env_name}-123456789012-us-east-1"
     assert f"s3://{bucket}/deploy/source/v1.tar.gz" in out
     assert f"123456789012.dkr.ecr.us-east-1.amazonaws.com/adtech-{env_name}-api:v1" in out
-    assert "pipeline.bootstrap" in out and "adtech_api" in out
+    assert "pipeline.steps.bootstrap" in out and "adtech_api" in out
     assert "note: the API service is created by the next `adtech deploy up`" in out
     assert lines[-1] == "dry run: nothing was changed"
     # Nothing was created.

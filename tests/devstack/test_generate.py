@@ -15,7 +15,7 @@ import typer
 from typer.testing import CliRunner
 
 from devstack.cli import generate
-from pipeline.s3_upload import MultipartWriter
+from pipeline.steps.s3_upload import MultipartWriter
 
 SOURCES = ("advertiser_ids", "product_views", "ads_views")
 HEADERS = {

@@ -1,4 +1,4 @@
-"""Retention (loaders/retention.py through pipeline.cleanup.cleanup): exactly the raw days,
+"""Retention (loaders/retention.py through pipeline.steps.cleanup.cleanup): exactly the raw days,
 rejected rows and manifest rows outside the settings go; a build's CTR window, a running run and
 a day being loaded stay; a dry run changes nothing; a dropped day reloads to the same rows with
 the same lineage. Real PostgreSQL, real S3 over HTTP."""
@@ -14,8 +14,8 @@ import pytest
 from loaders import partitions
 from loaders.load import load_day
 from loaders.settings import RetentionSettings
-from pipeline.cleanup import cleanup, longest_window
 from pipeline.settings import get_settings
+from pipeline.steps.cleanup import cleanup, longest_window
 
 FIRST = date(2024, 11, 1)
 DAYS = [FIRST + timedelta(days=i) for i in range(10)]  # Nov 1 .. Nov 10

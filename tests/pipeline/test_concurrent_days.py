@@ -3,8 +3,8 @@ serve and export exactly what the same days give one after the other.
 
 The intermediate tables hold the current run only, so two builds at once could compute one
 day's marts from the other day's rows; each build waits for the one before it
-(pipeline/transform.py, an advisory lock of PostgreSQL), and exports FiltrarDatos' tables before
-it lets the next one start (pipeline.steps.export_intermediates).
+(pipeline/steps/transform.py, an advisory lock of PostgreSQL), and exports FiltrarDatos' tables
+before it lets the next one start (pipeline.flow.sequence.export_intermediates).
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def test_a_later_build_never_empties_an_earlier_days_exports(stack, s3, bucket, 
     """The interleaving that runs at once allow, made certain: day A is built, then day B, and
     only then does A's export step run. FiltrarDatos' tables hold B's day by then; A's were
     exported by A's own build."""
-    from pipeline import steps
+    from pipeline.flow import sequence as steps
 
     first, second = DAYS[:2]
     generate_churning_days(first, 2, seed=22)

@@ -39,7 +39,7 @@ from loaders.errors import RejectThresholdError
 from loaders.load import load_day, load_source
 from loaders.schema import ensure_schema
 from loaders.settings import LoaderSettings
-from pipeline.bootstrap import bootstrap
+from pipeline.steps.bootstrap import bootstrap
 from tests.databases import new_database
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,14 +12,15 @@ from dataclasses import dataclass
 import psycopg2
 from psycopg2 import sql
 
-from pipeline.runs import RunContext
-from pipeline.s3_upload import MultipartWriter, s3_client
 from pipeline.settings import get_settings
+from pipeline.steps.runs import RunContext
+from pipeline.steps.s3_upload import MultipartWriter, s3_client
 
 # The stages whose outputs are exported, one schema each: FiltrarDatos (`intermediate`) and the
 # `marts`. The intermediate tables hold the latest build's days only, so the build exports them
-# itself, before the next build may replace them (pipeline.steps.export_intermediates); the marts
-# keep every version, and are exported after the steps passed (pipeline.steps.export).
+# itself, before the next build may replace them (pipeline.flow.sequence.export_intermediates);
+# the marts keep every version, and are exported after the steps passed
+# (pipeline.flow.sequence.export).
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,8 @@ from psycopg2.extras import execute_values
 from loaders.partitions import day_lock
 from loaders.schema import ensure_schema
 from pipeline.settings import get_settings
-from pipeline.spark_serving import spark_cursor, spark_sql
-from pipeline.spark_settings import spark_settings
+from pipeline.spark.serving import spark_cursor, spark_sql
+from pipeline.spark.settings import spark_settings
 
 # dbt without installing a console script: what `dbt` runs.
 DBT = "import sys; from dbt.cli.main import cli; sys.exit(cli())"
@@ -45,7 +45,7 @@ def run_load_macro(source: str, day: dt.date) -> None:
     """`dbt run-operation load_raw_day` in a process of its own: the three loads run at once,
     beside `adtech run`'s own dbt parse (dbt in-process is one invocation at a time). Each
     source keeps its own target folder, so partial parsing serves it night after night."""
-    from pipeline.transform import target_args
+    from pipeline.steps.transform import target_args
 
     project = str(get_settings().dbt_project_dir)
     target = target_args("spark")
@@ -133,7 +133,7 @@ def one_load_at_a_time() -> Iterator[None]:
 
 
 def load_source_on_spark(source: str, day: dt.date) -> dict:
-    """The load step of one source on the spark target (pipeline/steps.py `load`)."""
+    """The load step of one source on the spark target (pipeline/flow/sequence.py `load`)."""
     with one_load_at_a_time():
         run_load_macro(source, day)
     loaded, rejected = mirror_bookkeeping(source, day)

@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.runs import RunContext
 from pipeline.settings import get_settings
+from pipeline.steps.runs import RunContext
 
 if TYPE_CHECKING:  # dbt's import costs seconds: only where it runs
     from dbt.contracts.graph.manifest import Manifest

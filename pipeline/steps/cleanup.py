@@ -26,8 +26,8 @@ import yaml
 
 from loaders.retention import RetentionPolicy, RetentionReport, apply_retention
 from loaders.settings import RetentionSettings, get_retention_settings
+from pipeline.settings import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 WINDOW_VAR = "ctr_window_days"
 
 
@@ -79,8 +79,8 @@ def cleanup(
 def _drop_superseded_versions(*, dry_run: bool) -> list[Any]:
     """The publication's own retention of superseded mart versions (every published day), with
     ADTECH_KEEP_SUPERSEDED_VERSIONS; never the served version or one newer than it."""
-    from pipeline.publication import drop_superseded_versions
     from pipeline.settings import get_settings
+    from pipeline.steps.publication import drop_superseded_versions
 
     return drop_superseded_versions(keep=get_settings().keep_superseded_versions, dry_run=dry_run)
 

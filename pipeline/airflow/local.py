@@ -11,7 +11,7 @@ import os
 from rich.console import Console
 
 from devstack import stack
-from pipeline.airflow_env import airflow_env, migrate
+from pipeline.airflow.env import airflow_env, migrate
 
 
 def main() -> None:

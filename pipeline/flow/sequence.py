@@ -1,6 +1,6 @@
 """The day's steps, defined once, in order, for one day and for a backfill's range of days.
-pipeline/runner.py walks them without a scheduler (`adtech run`, `adtech backfill`); the Airflow
-DAGs render the same list as tasks (pipeline/airflow_tasks.py: one `dbt build` for the dbt
+pipeline/flow/runner.py walks them without a scheduler (`adtech run`, `adtech backfill`); the
+Airflow DAGs render the same list as tasks (pipeline/airflow/tasks.py: one `dbt build` for the dbt
 steps, then a task per step reporting it).
 
     load (3 sources, parallel in Airflow) -> FiltrarDatos -> TopCTR, TopProduct -> DBWriting
@@ -20,10 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pipeline import publication, runs
-from pipeline.bootstrap import bootstrap
-from pipeline.runs import RunContext
 from pipeline.settings import get_settings
+from pipeline.steps import publication, runs
+from pipeline.steps.bootstrap import bootstrap
+from pipeline.steps.runs import RunContext
 
 if TYPE_CHECKING:
     from dbt.contracts.graph.manifest import Manifest
@@ -55,7 +55,7 @@ DBT_STEPS: tuple[DbtStep, ...] = (
 def load(day: dt.date, source: str) -> dict:
     if get_settings().dbt_target == "spark":
         # Spark's raw partition of D; the bookkeeping stays in PostgreSQL (ops.load_manifest).
-        from pipeline.spark_load import load_source_on_spark
+        from pipeline.spark.load import load_source_on_spark
 
         return load_source_on_spark(source, day)
     from loaders.load import load_source
@@ -97,7 +97,7 @@ def transform_all(
     per step: each node goes to the step of its tag (a model) or of its latest parent (a test).
     A failure names the steps whose nodes failed. `manifest`: dbt's, parsed beforehand. `run`
     may be a backfill's consecutive days: ONE build for all of them (one version)."""
-    from pipeline.transform import DbtStepError
+    from pipeline.steps.transform import DbtStepError
 
     try:
         nodes, exported = build(run, manifest)
@@ -120,7 +120,7 @@ def build(
     build's nodes, and the export's record (None where the build exports nothing: Spark). Raises
     DbtStepError, with the nodes, when a model or test failed. `adtech run`, `adtech backfill`
     and the DAGs' dbt_build task all build through here."""
-    from pipeline.transform import build_days, dbt_build
+    from pipeline.steps.transform import build_days, dbt_build
 
     exported: list[StepRecord] = []
     nodes = dbt_build(
@@ -170,8 +170,8 @@ def export(run: RunContext) -> dict:
     """The run's marts -> S3 (FiltrarDatos' tables went with the build: export_intermediates)."""
     if get_settings().dbt_target == "spark":
         # Spark writes the run's stage outputs; the serving marts land in PostgreSQL, same
-        # version, for publish (pipeline/spark_serving.py).
-        from pipeline.spark_serving import export_and_land
+        # version, for publish (pipeline/spark/serving.py).
+        from pipeline.spark.serving import export_and_land
 
         return export_and_land(run)
     return export_days([run])[run.day.isoformat()]
@@ -195,7 +195,7 @@ def export_intermediates(contexts: Sequence[RunContext]) -> dict[str, dict]:
 
 
 def _exported(schema: str, contexts: Sequence[RunContext]) -> dict[str, dict]:
-    from pipeline.export import export_days as export_all
+    from pipeline.steps.export import export_days as export_all
 
     return {
         day.isoformat(): {"files": [r.key for r in results], "rows": sum(r.rows for r in results)}
@@ -242,7 +242,7 @@ def publish(run: RunContext) -> dict:
 
 def cleanup(run: RunContext) -> dict:
     """Retention after publish: old raw days, rejected rows, superseded versions."""
-    from pipeline.cleanup import cleanup as apply_retention
+    from pipeline.steps.cleanup import cleanup as apply_retention
 
     report = apply_retention(run.day)
     return {"dropped_bytes": report.bytes, "versions_dropped": len(report.versions)}

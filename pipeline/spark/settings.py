@@ -1,7 +1,7 @@
 """Settings of the Spark target (dbt target `spark`), from the environment only.
 
 The thrift endpoint is the one profiles.yml's `spark` output connects dbt to; the pipeline opens
-its own thrift session there to write the day's stage outputs as files (pipeline/spark_serving.py).
+its own thrift session there to write the day's stage outputs as files (pipeline/spark/serving.py).
 """
 
 from __future__ import annotations

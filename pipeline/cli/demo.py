@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from devstack import stack
-from pipeline.airflow_env import airflow_env, dags_test, migrate
+from pipeline.airflow.env import airflow_env, dags_test, migrate
 
 console = Console()
 START = dt.date.fromisoformat(os.environ.get("DEMO_START", "2024-11-20"))

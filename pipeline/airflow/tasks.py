@@ -23,8 +23,8 @@ from typing import Any
 
 from airflow.sdk import get_current_context, task
 
-from pipeline import steps
-from pipeline.runs import RunContext
+from pipeline.flow import sequence as steps
+from pipeline.steps.runs import RunContext
 
 START_TASK = "start"
 BUILD_TASK = "dbt_build"
@@ -85,7 +85,7 @@ def dbt_build() -> dict:
     run at all (no node result, e.g. no database): a failing model or test is reported by its
     step's task, in its place. After a successful build, still holding the build lock, it
     exports FiltrarDatos' tables (steps.build: the next build replaces them)."""
-    from pipeline.transform import DbtStepError
+    from pipeline.steps.transform import DbtStepError
 
     exported = None
     try:
@@ -104,7 +104,7 @@ def report_step(name: str) -> dict:
     of the run's days' ops.pipeline_runs rows."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from pipeline import runs as bookkeeping
+    from pipeline.steps import runs as bookkeeping
 
     runs = _runs()
     nodes = get_current_context()["ti"].xcom_pull(task_ids=BUILD_TASK)["steps"][name]
@@ -186,8 +186,8 @@ class StepTasks:
 
 
 def steps_after(started) -> StepTasks:
-    """Inside a DAG: the steps of pipeline.steps after `started`, in their order (a load task per
-    source, the one dbt build, a task per statement step wired as DBT_STEPS says, export,
+    """Inside a DAG: the steps of pipeline.flow.sequence after `started`, in their order (a load
+    task per source, the one dbt build, a task per statement step wired as DBT_STEPS says, export,
     publish, cleanup)."""
     loads = [load.override(task_id=f"load_{source}")(source=source) for source in steps.SOURCES]
     built = dbt_build()

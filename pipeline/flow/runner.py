@@ -1,5 +1,5 @@
-"""Walking the steps (pipeline/steps.py) in order without a scheduler: `adtech run` (one day)
-and `adtech backfill` (a range of days in one dbt build). Each run is recorded in
+"""Walking the steps (pipeline/flow/sequence.py) in order without a scheduler: `adtech run` (one
+day) and `adtech backfill` (a range of days in one dbt build). Each run is recorded in
 ops.pipeline_runs as it goes; a failed day is never published.
 
 If a backfill's loads or build fail, each of its days runs again as its own night
@@ -17,9 +17,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from pipeline import runs
-from pipeline.runs import RunContext
-from pipeline.steps import (
+from pipeline.flow.sequence import (
     StepRecord,
     cleanup,
     days_between,
@@ -34,6 +32,8 @@ from pipeline.steps import (
     start_range,
     transform_all,
 )
+from pipeline.steps import runs
+from pipeline.steps.runs import RunContext
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def run_day(
 ) -> RunResult:
     """Every step for `day`, in order, without a scheduler. Raises on the first failure, after
     recording it; a failed day is never published."""
-    from pipeline.transform import parse_project
+    from pipeline.steps.transform import parse_project
 
     run = RunResult(run_id or f"manual__{day.isoformat()}__{uuid.uuid4().hex[:8]}", day)
     # dbt's start-up (imports, partial parse: seconds) runs while the run opens and loads.
@@ -118,7 +118,7 @@ def run_range(
     days, the exports, each day published on its own, one cleanup. If the loads or the build
     fail, each day runs again alone (nights_instead). Returns each day's result; never raises
     for a day."""
-    from pipeline.transform import parse_project
+    from pipeline.steps.transform import parse_project
 
     days = days_between(first, last)
     run_id = run_id or f"backfill__{first.isoformat()}__{last.isoformat()}__{uuid.uuid4().hex[:8]}"

@@ -1,5 +1,5 @@
 """Publication (write-audit-publish): switch the API to a tested version of a day, atomically.
-The versions it superseded are dropped by the cleanup step that follows (pipeline/cleanup.py
+The versions it superseded are dropped by the cleanup step that follows (pipeline/steps/cleanup.py
 calls drop_superseded_versions).
 
 A day's versions live side by side in the versioned marts (every table of schema `marts` with a
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import psycopg2
 from psycopg2 import sql
 
-from pipeline.runs import RunContext
 from pipeline.settings import get_settings
+from pipeline.steps.runs import RunContext
 
 
 class NothingToPublishError(RuntimeError):

@@ -1,18 +1,18 @@
 """Serving stays on PostgreSQL when Spark builds the models (dbt target `spark`).
 
-The export step of a Spark run (pipeline/steps.py `export`) does, for day D and version V:
+The export step of a Spark run (pipeline/flow/sequence.py `export`) does, for day D and version V:
 
 1. **Write.** Spark writes each stage's output of the run as gzip CSV with a header, one folder
    per relation: `<root>/date=D/version=V/<schema>.<table>/part-*.csv.gz` (`insert overwrite
    directory ... using csv`). The root is ADTECH_SPARK_EXPORT_ROOT: `s3a://` in production, a
    `file://` folder where hadoop-aws is not installed. These files are the run's exports (on the
-   default target pipeline/export.py writes one file per relation instead).
+   default target pipeline/steps/export.py writes one file per relation instead).
 2. **Land.** The serving marts' files (every table of PostgreSQL's schema `marts` with a
    `version` column: what the API reads) are COPYed into those same tables, with the same
    version V, in ONE transaction, which first deletes V's rows (a retried step replaces only its
    own version) and refuses V if it is the served one. Each table's landed rows must equal
    Spark's count, or nothing lands.
-3. **Publish** then goes through pipeline/publication.py exactly as on the default target: the
+3. **Publish** then goes through pipeline/steps/publication.py exactly as on the default target: the
    API does not know which engine built the day.
 
 On a brand-new database the PostgreSQL marts do not exist yet: `ensure_serving_tables` creates
@@ -33,10 +33,10 @@ from urllib.parse import unquote, urlparse
 import psycopg2
 from psycopg2 import sql
 
-from pipeline.publication import versioned_marts
-from pipeline.runs import RunContext
 from pipeline.settings import get_settings
-from pipeline.spark_settings import spark_settings
+from pipeline.spark.settings import spark_settings
+from pipeline.steps.publication import versioned_marts
+from pipeline.steps.runs import RunContext
 
 # Spark's CSV writer, made to write what PostgreSQL's CSV COPY reads back unchanged: quotes
 # doubled (Spark escapes with a backslash by default) and no trimming of values (Spark trims
@@ -159,7 +159,7 @@ def ensure_serving_tables(run: RunContext, spark_marts: list[str]) -> None:
         from loaders.schema import ensure_schema
 
         ensure_schema(conn)  # the raw tables the staging views select from
-    from pipeline.transform import dbt_env, environment
+    from pipeline.steps.transform import dbt_env, environment
 
     with environment(dbt_env([run])):
         # Views over the marts (ref(...) as alias) do not compile under --empty, and creating a
@@ -226,7 +226,7 @@ def _parts(uri: str) -> Iterator:
     """The CSV part files Spark wrote in `uri`, as readable binary streams (gunzipped)."""
     parsed = urlparse(uri)
     if parsed.scheme in ("s3a", "s3", "s3n"):
-        from pipeline.s3_upload import s3_client
+        from pipeline.steps.s3_upload import s3_client
 
         client, prefix = s3_client(), parsed.path.lstrip("/")
         pages = client.get_paginator("list_objects_v2").paginate(

@@ -15,7 +15,7 @@ from api.cli import serve
 from deploy.aws.cli import deploy_app
 from devstack.cli import generate, import_course, stack_app
 from loaders.cli import load
-from pipeline.cleanup_cli import cleanup, status
+from pipeline.cli.cleanup import cleanup, status
 
 console = Console(stderr=True)
 app = typer.Typer(
@@ -65,7 +65,7 @@ def run(
     target: Target = None,
 ) -> None:
     """Run the DAG's steps for D in order, without a scheduler: load, dbt, export, publish."""
-    from pipeline.runner import run_day
+    from pipeline.flow.runner import run_day
 
     _use_target(target)
     day = date.date()
@@ -94,8 +94,8 @@ def backfill(
     """Run every day from START to END: the loads, one dbt build for all of them, then each day
     published on its own. If the range fails, each day runs alone, so good days are published.
     Exits 1 if any day failed."""
-    from pipeline.runner import run_range
-    from pipeline.steps import days_between
+    from pipeline.flow.runner import run_range
+    from pipeline.flow.sequence import days_between
 
     _use_target(target)
     first, last = start.date(), end.date()

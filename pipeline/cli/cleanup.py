@@ -31,7 +31,7 @@ def cleanup(
 ) -> None:
     """Drop what the retention settings no longer keep (raw days, old rejected rows, superseded
     versions); never a day a build can still read or a running run needs."""
-    from pipeline.cleanup import cleanup as run_cleanup
+    from pipeline.steps.cleanup import cleanup as run_cleanup
 
     settings = _settings()
     if day is None:
@@ -63,8 +63,8 @@ def cleanup(
 def status() -> None:
     """Bytes per day and per table (raw partitions, ops tables, marts), and what the next
     night's cleanup will drop."""
-    from pipeline.cleanup import cleanup as run_cleanup
-    from pipeline.sizes import size_report
+    from pipeline.steps.cleanup import cleanup as run_cleanup
+    from pipeline.steps.sizes import size_report
 
     settings = _settings()
     conn = _connect(settings.database_url)
@@ -134,7 +134,7 @@ def _drops_table(report, title: str) -> Table:
         totals[1] += d.bytes
     for (day, name), (rows, size) in sorted(summed.items()):
         table.add_row(str(day), name, f"{rows:,}", f"{size / 1e6:.1f}")
-    for v in report.versions:  # superseded mart versions (pipeline/publication.py)
+    for v in report.versions:  # superseded mart versions (pipeline/steps/publication.py)
         table.add_row(str(v.day), f"{v.table} version {v.version}", f"{v.rows:,}", "")
     return table
 

@@ -1,0 +1,1 @@
+"""Airflow glue: the tasks both DAGs share, Airflow's settings for this project, `make airflow`."""

@@ -1,0 +1,1 @@
+"""The `adtech` console script (main), its cleanup and status commands, and `make demo`."""

@@ -9,9 +9,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from api import operator_readings
 from api.core.db import Database
 from api.errors import ApiError
 from api.metrics import LATEST_PUBLISHED
+from api.operator_readings import OperatorReadings
 
 # One row; changes whenever a day is published or re-published.
 HEAD_SQL = "select max(date), max(published_at), count(*) from ops.published_days"
@@ -40,6 +42,11 @@ class Snapshot:
     @property
     def latest(self) -> dt.date | None:
         return self.dates[0] if self.dates else None
+
+    @property
+    def last_published_at(self) -> dt.datetime | None:
+        """When a day was last published (any day: a rerun publishes too)."""
+        return self.head[1] if self.head else None
 
     def resolve(self, requested: dt.date | None) -> tuple[dt.date, Publication]:
         """The date to serve (default: the latest published) and its publication, or an ApiError."""
@@ -73,6 +80,7 @@ class Publications:
 
     def __init__(self) -> None:
         self.snapshot = Snapshot()
+        self.readings = OperatorReadings()  # for api/metrics.py's operator gauges
 
     def refresh(self, db: Database) -> bool:
         """Poll once; load the full list only when the head row changed. True if it changed."""
@@ -83,8 +91,11 @@ class Publications:
         days = {day: Publication(run_id, published_at) for day, run_id, published_at in rows}
         dates = tuple(day for day, _, _ in rows)
         sample = tuple(r[0] for r in db.fetchall(SAMPLE_SQL, (dates[0],))) if dates else ()
+        # Read before anything is swapped in: if it fails, the next poll tries the change again.
+        readings = operator_readings.read(db, dates[0] if dates else None)
         # One assignment: readers on the event loop see the old or the new snapshot, never a mix.
         self.snapshot = Snapshot(head, days, dates, sample)
+        self.readings = readings
         if dates:
             midnight = dt.datetime.combine(dates[0], dt.time(), dt.UTC)
             LATEST_PUBLISHED.set(midnight.timestamp())

@@ -22,7 +22,7 @@ from api.cache import LRUCache
 from api.core.config import Settings
 from api.core.db import Database, DatabaseUnavailable
 from api.errors import JSON, ApiError, error_bytes
-from api.metrics import CACHE_ENTRIES, PUBLICATION_POLL_ERRORS
+from api.metrics import CACHE_ENTRIES, OPERATOR_GAUGES, PUBLICATION_POLL_ERRORS
 from api.models import MODELS, Freshness, History, Ready, Recommendations, Stats
 from api.publications import Publication, Publications
 
@@ -61,6 +61,7 @@ class Service:
         self.cache: LRUCache[Answer] = LRUCache(settings.cache_max_entries)
         self.publications = Publications()
         CACHE_ENTRIES.set_function(lambda: len(self.cache))
+        OPERATOR_GAUGES.watch(self.publications)
 
     # -- publication watcher --------------------------------------------------------------------
 
@@ -142,6 +143,7 @@ class Service:
         return Ready(latest_date=row[0])
 
     def close(self) -> None:
+        OPERATOR_GAUGES.forget(self.publications)
         self.db.close()
 
     # -- cache misses (worker threads) ----------------------------------------------------------

@@ -23,6 +23,7 @@ from typing import Any
 
 from airflow.sdk import get_current_context, task
 
+from pipeline.airflow.notify import on_failure_callback
 from pipeline.flow import sequence as steps
 from pipeline.steps.runs import RunContext
 
@@ -34,13 +35,15 @@ PASSED = ("success", "pass", "warn")
 
 
 def default_args() -> dict:
-    """Both DAGs' task defaults: retries with exponential backoff (ADTECH_TASK_RETRIES)."""
+    """Both DAGs' task defaults: retries with exponential backoff (ADTECH_TASK_RETRIES), and
+    the failure notice of pipeline.airflow.notify (ADTECH_ALERT_EMAIL_TO)."""
     return {
         "owner": "data-eng",
         "retries": int(os.environ.get("ADTECH_TASK_RETRIES", "2")),
         "retry_delay": timedelta(minutes=2),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=30),
+        "on_failure_callback": on_failure_callback(),  # a mail, when configured
     }
 
 

@@ -22,6 +22,7 @@ debootstrap                  debootstrap                      required
 chromium                     chromium                         required
 chromium-driver              chromedriver                     required
 openjdk-17-jre-headless      java                             required
+prometheus                   promtool                         required
 '
 
 present() {

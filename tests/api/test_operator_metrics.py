@@ -105,10 +105,10 @@ def test_operator_gauges_follow_publications_and_scrapes_read_memory(fresh_db) -
         sql(
             fresh_db,
             "insert into marts.evaluation_daily values"
-            " (%(d2)s, %(v)s, %(d1)s, 'top_ctr', 0.31, 0.12),"
-            " (%(d2)s, %(v)s, %(d1)s, 'top_product', 0.27, 0.12),"
-            " (%(d2)s, %(u)s, %(d2)s, 'top_ctr', 0.99, 0.01)",
-            {"d1": D1, "d2": D2, "v": SAMPLE_VERSION, "u": unserved},
+            " (%s, %s, %s, 'top_ctr', 0.31, 0.12), (%s, %s, %s, 'top_product', 0.27, 0.12),"
+            " (%s, %s, %s, 'top_ctr', 0.99, 0.01)",
+            *(D2, SAMPLE_VERSION, D1) * 2,
+            *(D2, unserved, D2),
         )
         publish_day(fresh_db, D2, advertiser_ids(9))
         samples = wait_for(

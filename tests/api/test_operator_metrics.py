@@ -5,7 +5,9 @@ refreshed by the publication poll, and read from memory at scrape time."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
+from pathlib import Path
 
 import psycopg2
 import pytest
@@ -142,7 +144,25 @@ def test_the_served_marts_of_a_real_run(published) -> None:
     hit rates as marts.evaluation_daily's served rows when the pipeline built it, else absent."""
     # An app of this test's own: the newest open app is the one whose readings /metrics shows.
     with TestClient(create_app(settings_for(published.url))) as client:
+        advertiser = published.advertisers[0]
+        for path in (f"/recommendations/{advertiser}/top_ctr", "/recommendations/NOPE/top_ctr"):
+            client.get(path)
         samples = scrape(client)
+    # The request metrics the alert rules read, with the labels they select on.
+    handlers = {dict(k)["handler"] for k in samples["http_requests_total"]}
+    assert "/recommendations/{advertiser_id}/{model}" in handlers
+    statuses = {dict(k)["status"] for k in samples["http_requests_total"]}
+    assert {"2xx", "4xx"} <= statuses
+    assert any(
+        dict(k)["handler"].startswith("/recommendations/")
+        for k in samples["http_request_duration_seconds_bucket"]
+    )
+    rules = (Path(__file__).resolve().parents[2] / "deploy/monitoring/alerts.yml").read_text()
+    # Sample names as the rules use them (`_bucket`, `_total`); the annotations' prose aside.
+    used = set(re.findall(r"\b(?:adtech|http)_[a-z_]+", rules)) - {"http_request_duration_seconds"}
+    absent_here = {"adtech_next_day_click_hit_rate", "adtech_next_day_random_hit_rate"}
+    missing = used - set(samples) - absent_here
+    assert not missing, f"the alert rules read metrics the API does not export: {missing}"
     assert by_model(samples, "adtech_served_coverage_ratio") == pytest.approx(
         served_coverage(published.url, published.latest)
     )

@@ -92,25 +92,31 @@ def _notify(context: Any) -> None:
     log.info("failure notice sent to %s", ", ".join(settings.recipients))
 
 
-def log_days(context: Any) -> str:
-    """The log day(s) the run works on: from start's XCom (what every task of the run uses),
-    else, when start itself failed, from the params or the data interval, as start reads them."""
+def log_days(context: Any) -> tuple[str, str]:
+    """The log day(s) the run works on, short (for the subject) and explained: from start's XCom
+    (what every task of the run uses), else, when start itself failed, from the params or the
+    data interval, as start reads them."""
     opened = None
     try:
         opened = context["ti"].xcom_pull(task_ids="start")
     except Exception:  # no XCom reachable: fall back to what the run was asked for
         log.debug("start's XCom could not be read", exc_info=True)
     if opened:
-        runs = opened if isinstance(opened, list) else [opened]
-        days = [run["day"] for run in runs]
-        return days[0] if len(days) == 1 else f"{days[0]} to {days[-1]} ({len(days)} days)"
+        days = [run["day"] for run in (opened if isinstance(opened, list) else [opened])]
+        if len(days) == 1:
+            return days[0], days[0]
+        return f"{days[0]}..{days[-1]}", f"{days[0]} to {days[-1]} ({len(days)} days)"
     params = context.get("params") or {}
     if params.get("start") or params.get("end"):
-        return f"{params.get('start')} to {params.get('end')} (as requested; start did not open it)"
+        short = f"{params.get('start')}..{params.get('end')}"
+        return short, f"{short} (as requested; start did not open the range)"
     if params.get("run_date"):
-        return f"{params['run_date']} (the run_date param)"
+        return str(params["run_date"]), f"{params['run_date']} (the run_date param)"
     interval_start = context.get("data_interval_start")
-    return f"{interval_start:%Y-%m-%d} (the data interval's start)" if interval_start else "unknown"
+    if interval_start:
+        day = f"{interval_start:%Y-%m-%d}"
+        return day, f"{day} (the data interval's start)"
+    return "unknown", "unknown"
 
 
 def failure_message(context: Any) -> tuple[str, str]:
@@ -118,7 +124,7 @@ def failure_message(context: Any) -> tuple[str, str]:
     where to look. Every value is escaped (an error's text is data, not markup)."""
     ti = context["ti"]
     dag_id, run_id, task_id = ti.dag_id, context.get("run_id") or ti.run_id, ti.task_id
-    days = log_days(context)
+    days, days_detail = log_days(context)
     error = str(context.get("exception") or "no exception recorded (see the task log)")
     if len(error) > MAX_ERROR_CHARS:
         error = error[:MAX_ERROR_CHARS] + " [...]"
@@ -126,11 +132,12 @@ def failure_message(context: Any) -> tuple[str, str]:
         log_url = ti.log_url
     except Exception:
         log_url = None
-    subject = f"[adtech-recs] {dag_id}: task {task_id} failed (log day {days.split(' ')[0]})"
+    # The params are whatever the run was triggered with: one printable line in a header.
+    subject = f"[adtech-recs] {dag_id}: task {task_id} failed (log day {_one_line(days)})"
     rows = [
         ("DAG", dag_id),
         ("run", run_id),
-        ("log day", days),
+        ("log day", days_detail),
         ("failed task", f"{task_id} (try {ti.try_number})"),
         ("error", error),
     ]
@@ -149,12 +156,18 @@ def failure_message(context: Any) -> tuple[str, str]:
         "</code>)",
     ]
     body = (
-        f"<p>A task of <b>{e(dag_id)}</b> failed; the run's day(s) were not published by it.</p>"
+        f"<p>A task of <b>{e(dag_id)}</b> failed. A day is served once its run publishes it;"
+        " until then the API keeps serving its earlier published version, if any.</p>"
         f"<table>{table}</table><p>Where to look:</p><ul>"
         + "".join(f"<li>{item}</li>" for item in where)
         + "</ul>"
     )
     return subject, body
+
+
+def _one_line(text: str, limit: int = 60) -> str:
+    printable = "".join(ch if ch.isprintable() else " " for ch in text)
+    return printable if len(printable) <= limit else printable[:limit] + "..."
 
 
 def _sql_literal(value: str) -> str:

@@ -70,7 +70,7 @@ def served_coverage(url: str, day: dt.date) -> dict[str, float]:
 
 
 def test_operator_gauges_follow_publications_and_scrapes_read_memory(fresh_db) -> None:
-    from pipeline.bootstrap import bootstrap
+    from pipeline.steps.bootstrap import bootstrap
 
     bootstrap(fresh_db)
     with TestClient(create_app(settings_for(fresh_db))) as client:

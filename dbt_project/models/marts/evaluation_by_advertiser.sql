@@ -98,39 +98,27 @@ view_counts as (
 -- D's own impressions and clicks. FiltrarDatos counts them over the CTR window; with the
 -- default one-day window that is D alone. A longer window sums earlier days in, so D's events
 -- are counted here from staging with FiltrarDatos' rule (advertisers active on D).
-{%- if window_days == 1 %}
-
 ad_counts as (
 
-    select * from {{ ref('int_ad_event_counts') }}
+    {% if window_days == 1 %}
+        select * from {{ ref('int_ad_event_counts') }}
+    {% else %}
+        select
+            ad_events.event_date as run_date,
+            ad_events.advertiser_id,
+            ad_events.product_id,
+            count(*) filter (where ad_events.event_type = 'impression') as impressions,
+            count(*) filter (where ad_events.event_type = 'click') as clicks
+        from {{ ref('stg_logs__ads_views') }} as ad_events
+        inner join {{ ref('int_active_advertisers') }} as active_advertisers
+            on
+                ad_events.event_date = active_advertisers.run_date
+                and ad_events.advertiser_id = active_advertisers.advertiser_id
+        where {{ in_run_dates('ad_events.event_date') }}
+        group by ad_events.event_date, ad_events.advertiser_id, ad_events.product_id
+    {% endif %}
 
 ),
-{%- else %}
-
-active_advertisers as (
-
-    select * from {{ ref('int_active_advertisers') }}
-
-),
-
-ad_counts as (
-
-    select
-        ad_events.event_date as run_date,
-        ad_events.advertiser_id,
-        ad_events.product_id,
-        count(*) filter (where ad_events.event_type = 'impression') as impressions,
-        count(*) filter (where ad_events.event_type = 'click') as clicks
-    from {{ ref('stg_logs__ads_views') }} as ad_events
-    inner join active_advertisers
-        on
-            ad_events.event_date = active_advertisers.run_date
-            and ad_events.advertiser_id = active_advertisers.advertiser_id
-    where {{ in_run_dates('ad_events.event_date') }}
-    group by ad_events.event_date, ad_events.advertiser_id, ad_events.product_id
-
-),
-{%- endif %}
 
 -- Every product with an event on D, any kind: products first seen on D included.
 next_day as (
@@ -193,7 +181,7 @@ counted as (
         lists.advertiser_id,
         lists.model,
         lists.list_length,
-        coalesce(advertiser_totals.products, 0) as products,
+        cast(coalesce(advertiser_totals.products, 0) as bigint) as products,
         cast(coalesce(advertiser_totals.views, 0) as bigint) as views,
         cast(coalesce(advertiser_totals.impressions, 0) as bigint) as impressions,
         cast(coalesce(advertiser_totals.clicks, 0) as bigint) as clicks,

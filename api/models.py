@@ -98,10 +98,50 @@ class Recommendations(BaseModel):
     recommendations: list[Recommendation] = Field(description="ordered by rank")
 
 
+class AdvertiserEvaluation(BaseModel):
+    """One advertiser's list of one model measured against the next day's events
+    (docs/ARCHITECTURE.md, "Next-day evaluation"). Rates are null where their denominator is 0."""
+
+    model: ModelId
+    list_length: int
+    products: int = Field(description="the advertiser's products with events on the next day")
+    clicks: int
+    clicks_on_list: int
+    click_hit_rate: float | None = Field(description="clicks_on_list / clicks")
+    random_click_hit_rate: float | None = Field(
+        description="expected click hit rate of top_n products drawn at random from `products`"
+    )
+    views: int
+    views_on_list: int
+    view_hit_rate: float | None
+    impressions: int
+    impressions_on_list: int
+    impression_hit_rate: float | None
+    listed_ctr: float | None = Field(description="next-day CTR of the listed products")
+    all_ctr: float | None = Field(description="next-day CTR of all the advertiser's products")
+
+
+class DayEvaluation(BaseModel):
+    """The evaluation of one date's lists by the next day's events, or why there is none."""
+
+    evaluated_on: dt.date = Field(description="the next day, whose events measure the lists")
+    available: bool
+    reason: str | None = Field(
+        default=None, description="why the evaluation is absent, or what to know about it"
+    )
+
+
+class HistoryEvaluation(DayEvaluation):
+    models: list[AdvertiserEvaluation] = Field(default_factory=list)
+
+
 class HistoryDay(BaseModel):
     date: dt.date
     top_ctr: list[Recommendation]
     top_product: list[Recommendation]
+    evaluation: HistoryEvaluation = Field(
+        description="the advertiser's own next-day figures for this date's lists"
+    )
 
 
 class History(BaseModel):
@@ -112,7 +152,17 @@ class History(BaseModel):
                     "advertiser_id": "8C88YB6E8YCGWU07HA7A",
                     "days": 7,
                     "history": [
-                        {"date": "2024-11-20", "top_ctr": _EXAMPLE_ITEMS, "top_product": []}
+                        {
+                            "date": "2024-11-20",
+                            "top_ctr": _EXAMPLE_ITEMS,
+                            "top_product": [],
+                            "evaluation": {
+                                "evaluated_on": "2024-11-21",
+                                "available": False,
+                                "reason": "2024-11-21 is not published yet",
+                                "models": [],
+                            },
+                        }
                     ],
                 }
             ]
@@ -149,6 +199,34 @@ class Change(BaseModel):
     added: int
     removed: int
     jaccard_with_previous: float | None
+
+
+class ModelEvaluation(BaseModel):
+    """One model's lists of the date, over all advertisers, against the next day's events.
+    Micro averages pool the events; `_macro` ones average the advertisers' own rates; `random_`
+    ones are a list of top_n products drawn at random. Null where the denominator is 0."""
+
+    model: ModelId
+    advertisers: int = Field(description="advertisers with a list of this model")
+    advertisers_with_clicks: int = Field(description="of those, with clicks on the next day")
+    clicks: int
+    clicks_on_list: int
+    click_hit_rate: float | None = Field(description="clicks_on_list / clicks (micro)")
+    random_click_hit_rate: float | None
+    click_hit_rate_macro: float | None
+    random_click_hit_rate_macro: float | None
+    views: int
+    view_hit_rate: float | None
+    random_view_hit_rate: float | None
+    impressions: int
+    impression_hit_rate: float | None
+    random_impression_hit_rate: float | None
+    listed_ctr: float | None = Field(description="next-day CTR of the listed products")
+    all_ctr: float | None = Field(description="next-day CTR of all the advertisers' products")
+
+
+class StatsEvaluation(DayEvaluation):
+    models: list[ModelEvaluation] = Field(default_factory=list)
 
 
 class Freshness(BaseModel):
@@ -190,6 +268,12 @@ class Stats(BaseModel):
                             "jaccard_with_previous": 0.05,
                         }
                     ],
+                    "evaluation": {
+                        "evaluated_on": "2024-11-21",
+                        "available": False,
+                        "reason": "2024-11-21 is not published yet",
+                        "models": [],
+                    },
                     "freshness": {
                         "run_id": "run-2024-11-20",
                         "published_at": "2024-11-21T02:10:00Z",
@@ -206,6 +290,9 @@ class Stats(BaseModel):
     agreement: Agreement
     most_changed: list[Change] = Field(
         description="the advertisers whose lists changed most since the previous published date"
+    )
+    evaluation: StatsEvaluation = Field(
+        description="this date's lists against the next day's events, once that day is published"
     )
     freshness: Freshness
 

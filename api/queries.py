@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 
 from api.core.db import Database
+from api.evaluation import history_evaluations
 from api.models import (
     MODELS,
     Agreement,
@@ -101,10 +102,14 @@ def recommendations(
 
 
 def history(
-    db: Database, advertiser_id: str, dates: tuple[dt.date, ...]
+    db: Database,
+    advertiser_id: str,
+    dates: tuple[dt.date, ...],
+    published: frozenset[dt.date] = frozenset(),
 ) -> list[HistoryDay] | None:
-    """One entry per date (newest first), empty lists where the advertiser had none; None when
-    the advertiser is unknown on all of these dates."""
+    """One entry per date (newest first), empty lists where the advertiser had none, each with
+    the advertiser's next-day evaluation (`published`: every published date, to tell which
+    dates' next day is); None when the advertiser is unknown on all of these dates."""
     by_date: dict[dt.date, dict[str, list[Recommendation]]] = {
         d: {m: [] for m in MODELS} for d in dates
     }
@@ -113,7 +118,8 @@ def history(
         return None
     for day, model, *item in rows:
         by_date[day][model].append(_item(tuple(item)))
-    return [HistoryDay(date=d, **lists) for d, lists in by_date.items()]
+    evaluations = history_evaluations(db, advertiser_id, dates, published)
+    return [HistoryDay(date=d, evaluation=evaluations[d], **lists) for d, lists in by_date.items()]
 
 
 def advertiser_count(db: Database, day: dt.date) -> int:

@@ -22,6 +22,7 @@ from api.cache import LRUCache
 from api.core.config import Settings
 from api.core.db import Database, DatabaseUnavailable
 from api.errors import JSON, ApiError, error_bytes
+from api.evaluation import stats_evaluation
 from api.metrics import CACHE_ENTRIES, OPERATOR_GAUGES, PUBLICATION_POLL_ERRORS
 from api.models import MODELS, Freshness, History, Ready, Recommendations, Stats
 from api.publications import Publication, Publications
@@ -117,16 +118,21 @@ class Service:
         answer = self.cache.get(key)
         if answer is None:
             dates = snapshot.dates[:days]
-            answer = await run_in_threadpool(self._load_history, advertiser_id, days, dates)
+            answer = await run_in_threadpool(
+                self._load_history, advertiser_id, days, dates, frozenset(snapshot.days)
+            )
             self.cache.put(key, answer)
         return answer.response()
 
     async def stats(self, requested: dt.date | None) -> Response:
-        day, publication = self.publications.snapshot.resolve(requested)
-        key = ("stats", day, publication.published_at)
+        snapshot = self.publications.snapshot
+        day, publication = snapshot.resolve(requested)
+        # The day's evaluation comes from the next day's build: its publication is in the key.
+        following = snapshot.days.get(day + dt.timedelta(days=1))
+        key = ("stats", day, publication.published_at, following and following.published_at)
         answer = self.cache.get(key)
         if answer is None:
-            answer = await run_in_threadpool(self._load_stats, day)
+            answer = await run_in_threadpool(self._load_stats, day, following is not None)
             self.cache.put(key, answer)
         # Freshness changes every second: added to the cached part at answer time.
         body = orjson.loads(answer.body)
@@ -169,8 +175,14 @@ class Service:
             for model, items in lists.items()
         }
 
-    def _load_history(self, advertiser_id: str, days: int, dates: tuple[dt.date, ...]) -> Answer:
-        entries = queries.history(self.db, advertiser_id, dates)
+    def _load_history(
+        self,
+        advertiser_id: str,
+        days: int,
+        dates: tuple[dt.date, ...],
+        published: frozenset[dt.date],
+    ) -> Answer:
+        entries = queries.history(self.db, advertiser_id, dates, published)
         if entries is None:
             return Answer(
                 404,
@@ -183,7 +195,7 @@ class Service:
             )
         return _ok(History(advertiser_id=advertiser_id, days=days, history=entries))
 
-    def _load_stats(self, day: dt.date) -> Answer:
+    def _load_stats(self, day: dt.date, next_published: bool) -> Answer:
         """Everything but freshness (validated with a placeholder, replaced per request)."""
         stats = Stats(
             date=day,
@@ -191,6 +203,7 @@ class Service:
             coverage=queries.coverage(self.db, day),
             agreement=queries.agreement(self.db, day),
             most_changed=queries.most_changed(self.db, day),
+            evaluation=stats_evaluation(self.db, day, next_published),
             freshness=Freshness(run_id="", published_at=dt.datetime.now(dt.UTC), age_seconds=0.0),
         )
         return _ok(stats)

@@ -41,7 +41,8 @@ def _y(value: float) -> float:
 def _frame(chart_id: str, title: str, days: list[dt.date], body: list[str]) -> str:
     n = len(days)
     parts = [
-        f'<svg class="chart" id="{chart_id}" data-days="{n}" viewBox="0 0 {WIDTH} {HEIGHT}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="{chart_id}" data-days="{n}" '
+        f'viewBox="0 0 {WIDTH} {HEIGHT}" '
         f'width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{escape(title)}">',
         f"<title>{escape(title)}</title>",
     ]
@@ -122,3 +123,31 @@ def bar_chart(chart_id: str, title: str, days: list[dt.date], series: list[Serie
                 f"{_mark(s, day, value)}</rect>"
             )
     return _frame(chart_id, title, days, body)
+
+
+# What the page's stylesheet gives a chart, for a chart drawn outside the page.
+STANDALONE_STYLE = (
+    ".grid{stroke:#e2e8f0}.tick,.no-data,.legend{font:11px sans-serif;fill:#64748b}"
+    ".legend{fill:#1f2937;font-size:12px}"
+)
+LEGEND_H = 22
+
+
+def standalone(chart: str, title: str, series: list[Series]) -> str:
+    """A chart as an SVG document of its own (a file): its title and legend drawn inside."""
+    chips, x = [], LEFT
+    for s in series:
+        chips.append(
+            f'<rect x="{x}" y="{LEGEND_H + 4}" width="10" height="10" fill="{s.color}"/>'
+            f'<text class="legend" x="{x + 14}" y="{LEGEND_H + 13}">{escape(s.label)}</text>'
+        )
+        x += 24 + 7 * len(s.label)
+    height = HEIGHT + 2 * LEGEND_H
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{max(WIDTH, x)}" height="{height}" '
+        f'viewBox="0 0 {max(WIDTH, x)} {height}"><style>{STANDALONE_STYLE}</style>'
+        f'<rect width="100%" height="100%" fill="#fff"/>'
+        f'<text class="legend" x="{LEFT}" y="16" font-weight="600">{escape(title)}</text>'
+        f"{''.join(chips)}"
+        f'<g transform="translate(0,{2 * LEGEND_H})">{chart}</g></svg>\n'
+    )

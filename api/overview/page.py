@@ -16,6 +16,11 @@ from api.overview.queries import TrendDay
 
 LABELS = {"top_ctr": "TopCTR", "top_product": "TopProduct"}
 COLORS = {"top_ctr": "#2563eb", "top_product": "#ea580c", "agreement": "#16a34a"}
+RANDOM_COLORS = {"top_ctr": "#93c5fd", "top_product": "#fdba74"}
+EVALUATION_CAPTION = (
+    "Next-day click hit rate: share of the next day's clicks on listed products, "
+    "against a random list of as many products (per list date)"
+)
 
 STYLE = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1f2937;
@@ -131,6 +136,31 @@ def _figure(caption: str, series: list[Series], svg: str) -> str:
     return f"<figure><figcaption>{escape(caption)}</figcaption>{_legend(series)}{svg}</figure>"
 
 
+def evaluation_series(trend: list[TrendDay]) -> list[Series]:
+    """Each model's next-day click hit rate and its random reference (the CLI draws them too)."""
+    series = []
+    for m in MODELS:
+        series.append(Series(m, LABELS[m], COLORS[m], tuple(t.hit_rate.get(m) for t in trend)))
+        series.append(
+            Series(
+                f"random_{m}",
+                f"random, {LABELS[m]}'s advertisers",
+                RANDOM_COLORS[m],
+                tuple(t.random_hit_rate.get(m) for t in trend),
+            )
+        )
+    return series
+
+
+def evaluation_chart(trend: list[TrendDay]) -> str:
+    return line_chart(
+        "chart-evaluation",
+        "next-day click hit rate per model against random",
+        [t.date for t in trend],
+        evaluation_series(trend),
+    )
+
+
 def _charts(trend: list[TrendDay]) -> str:
     days = [t.date for t in trend]
     coverage = [
@@ -161,6 +191,7 @@ def _charts(trend: list[TrendDay]) -> str:
             turnover,
             bar_chart("chart-change", "day-over-day change per model", days, turnover),
         )
+        + _figure(EVALUATION_CAPTION, evaluation_series(trend), evaluation_chart(trend))
         + "</div>"
     )
 

@@ -1,5 +1,6 @@
 """The SQL behind the page's charts: per published date, coverage per model, mean agreement
-between the models, and how much each model's lists changed since the previous list.
+between the models, how much each model's lists changed since the previous list, and the
+next-day click hit rate of each model's lists against the random reference.
 
 It reads only `marts.*` and `ops.published_days`. As in api/queries.py, the versioned marts are
 joined to `ops.published_days` on (date, version), so only the served version of a published date
@@ -14,6 +15,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from api.core.db import Database
+from api.evaluation import BUILT_SQL
 from api.models import MODELS
 
 COVERAGE_TREND_SQL = """
@@ -40,6 +42,15 @@ CHANGE_TREND_SQL = """
     group by ch.date, ch.model
 """
 
+# Date D's lists are evaluated by D + 1's build (rows with list_date = D), read at D + 1's
+# served version: a date whose next day is not published has no row.
+EVALUATION_TREND_SQL = """
+    select e.list_date, e.model, e.click_hit_rate::float8, e.random_click_hit_rate::float8
+    from marts.evaluation_daily as e
+    inner join ops.published_days as p on e.date = p.date and e.version = p.version
+    where e.list_date = any(%s)
+"""
+
 
 @dataclass(frozen=True)
 class TrendDay:
@@ -48,6 +59,8 @@ class TrendDay:
     mean_jaccard: float | None = None
     turnover: dict[str, float | None] = field(default_factory=dict)
     mean_added: dict[str, float | None] = field(default_factory=dict)
+    hit_rate: dict[str, float | None] = field(default_factory=dict)
+    random_hit_rate: dict[str, float | None] = field(default_factory=dict)
 
 
 def trends(db: Database, dates: tuple[dt.date, ...]) -> list[TrendDay]:
@@ -62,6 +75,12 @@ def trends(db: Database, dates: tuple[dt.date, ...]) -> list[TrendDay]:
     for day, model, churn, mean_added in db.fetchall(CHANGE_TREND_SQL, (days,)):
         turnover.setdefault(day, {})[model] = churn
         added.setdefault(day, {})[model] = mean_added
+    hit: dict[dt.date, dict[str, float | None]] = {}
+    random: dict[dt.date, dict[str, float | None]] = {}
+    if db.fetchone(BUILT_SQL)[0]:
+        for day, model, rate, random_rate in db.fetchall(EVALUATION_TREND_SQL, (days,)):
+            hit.setdefault(day, {})[model] = rate
+            random.setdefault(day, {})[model] = random_rate
     published = sorted(set(coverage) | set(agreement))
     return [
         TrendDay(
@@ -70,6 +89,8 @@ def trends(db: Database, dates: tuple[dt.date, ...]) -> list[TrendDay]:
             mean_jaccard=agreement.get(day),
             turnover=turnover.get(day, {}),
             mean_added=added.get(day, {}),
+            hit_rate=hit.get(day, {}),
+            random_hit_rate=random.get(day, {}),
         )
         for day in published
     ]

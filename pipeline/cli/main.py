@@ -16,6 +16,7 @@ from deploy.aws.cli import deploy_app
 from devstack.cli import generate, import_course, stack_app
 from loaders.cli import load
 from pipeline.cli.cleanup import cleanup, status
+from pipeline.cli.evaluate import evaluate  # light: its queries and charts are imported when run
 
 console = Console(stderr=True)
 app = typer.Typer(
@@ -31,6 +32,7 @@ app.command("load")(load)
 app.command("cleanup")(cleanup)
 stack_app.command("status")(status)
 app.command("serve")(serve)
+app.command("evaluate")(evaluate)
 
 
 Target = Annotated[

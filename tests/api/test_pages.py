@@ -25,8 +25,11 @@ def test_root_page_names_the_latest_date_and_draws_one_point_per_date(
     latest = published.latest.isoformat()
     assert f'id="latest-date" datetime="{latest}"' in html
     published_dates = [d.isoformat() for d in published.days]
+    coverage = html[html.index('id="chart-coverage"') :].split("</svg>", 1)[0]
     for model in ("top_ctr", "top_product"):
-        dates = re.findall(rf'class="point"[^>]*data-series="{model}" data-date="([\d-]+)"', html)
+        dates = re.findall(
+            rf'class="point"[^>]*data-series="{model}" data-date="([\d-]+)"', coverage
+        )
         assert dates == published_dates
     assert "<script" not in html  # server-rendered, no script at all
 

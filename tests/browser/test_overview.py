@@ -3,15 +3,21 @@ published date, the most-changed advertisers, and the advertiser lookup form."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import httpx
+import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser.overview_checks import assert_charts_cover, assert_numbers_equal_stats
+from tests.browser.overview_checks import (
+    assert_charts_cover,
+    assert_numbers_equal_stats,
+    chart_marks,
+)
 from tests.browser.support import Site, foreign_requests, screenshot
 
 
@@ -24,12 +30,33 @@ def test_page_shows_the_latest_day_as_stats_does(
     stats = assert_numbers_equal_stats(browser, site.base)
     assert stats["date"] == published[-1].isoformat()
     assert_charts_cover(browser, published, stats)
-    assert len(browser.find_elements(By.CSS_SELECTOR, "svg.chart")) == 3
+    assert len(browser.find_elements(By.CSS_SELECTOR, "svg.chart")) == 4
+    _assert_evaluation_chart(browser, site.base, published)
     rows = browser.find_elements(By.CSS_SELECTOR, "#most-changed tbody tr")
     shown = [(r.get_attribute("data-advertiser"), r.get_attribute("data-model")) for r in rows]
     assert shown == [(c["advertiser_id"], c["model"]) for c in stats["most_changed"]]
     assert shown, "the test data has lists that changed"
     assert foreign_requests(browser, site.base) == []
+
+
+def _assert_evaluation_chart(
+    browser: webdriver.Chrome, base: str, published: list[dt.date]
+) -> None:
+    """The next-day hit-rate chart: a point per model and per published date whose next day is
+    published (all but the latest), each model's beside its random reference, at /stats/'s
+    values for that date."""
+    evaluated = [d.isoformat() for d in published[:-1]]
+    marks = chart_marks(browser, "chart-evaluation", "circle.point")
+    assert set(marks) == {"top_ctr", "random_top_ctr", "top_product", "random_top_product"}
+    for series, points in marks.items():
+        assert sorted(points) == evaluated, series
+    for day in evaluated:
+        stats = httpx.get(f"{base}/stats/?date={day}", timeout=10).json()["evaluation"]
+        for model in stats["models"]:
+            name = model["model"]
+            assert marks[name][day] == pytest.approx(model["click_hit_rate"])
+            assert marks[f"random_{name}"][day] == pytest.approx(model["random_click_hit_rate"])
+    assert browser.find_element(By.ID, "chart-evaluation").is_displayed()
 
 
 def _lookup(browser: webdriver.Chrome, base: str, advertiser: str) -> None:

@@ -219,12 +219,15 @@ class CheckedLines(_CopyInput):
         self.next_number += 1
         if len(raw) > MAX_LINE:
             raw, issue = raw[:MAX_LINE], "line_too_long"
-        try:
+        if issue == "line_too_long":
+            # Kept truncated (the cut may split a character): readable text, not the bytes.
+            text = raw.decode("utf-8", "replace").replace("\x00", "\ufffd")
+        elif b"\x00" in raw or not (raw.isascii() or _is_utf8(raw)):
+            # Text cannot hold these bytes (PostgreSQL's text takes no NUL): stored escaped,
+            # so that decode(line, 'escape') gives them back (loaders/README.md, "Rejects").
+            text, issue = escape_bytes(raw), "invalid_encoding"
+        else:
             text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            text, issue = raw.decode("utf-8", "replace"), issue or "invalid_encoding"
-        if "\x00" in text:  # valid UTF-8, but PostgreSQL text cannot hold it
-            text, issue = text.replace("\x00", "\ufffd"), issue or "invalid_encoding"
         if "\\" in text or "\t" in text or "\r" in text:  # COPY text format's escapes
             text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\r", "\\r")
         return f"{number}\t{text}\t{issue or _NULL}\n"
@@ -240,6 +243,17 @@ def _plain_line(endings: tuple[bytes, ...], fields: int) -> re.Pattern[bytes]:
     ids = fields - endings[0].count(b",")
     tail = b"|".join(re.escape(e) for e in endings)
     return re.compile(b",".join([_PLAIN_ID] * ids) + b"(?:" + tail + b")")
+
+
+def escape_bytes(raw: bytes) -> str:
+    """`raw` as PostgreSQL's `encode(raw, 'escape')` writes it: a backslash doubled, a NUL byte or
+    a byte with the high bit set as a backslash and three octal digits, every other byte as it
+    is. Plain ASCII text, so any target stores it; `decode(line, 'escape')` in PostgreSQL
+    (or `codecs.escape_decode` in Python) gives the bytes back. The Spark load writes the same
+    (dbt_project/macros/load_raw_day.sql)."""
+    return "".join(
+        "\\\\" if b == 0x5C else f"\\{b:03o}" if b == 0 or b >= 0x80 else chr(b) for b in raw
+    )
 
 
 def _is_utf8(line: bytes) -> bool:

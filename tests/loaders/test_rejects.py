@@ -78,8 +78,14 @@ def test_bytes_that_are_not_text_are_rejected_not_lost(lake, db):
 
     assert (result.rows_loaded, result.rows_rejected) == (GOOD, 2)
     assert db.rejects("ads_views", DAY) == [
-        (key, GOOD + 2, "ADV\ufffd,p1,click,2024-11-20", "invalid_encoding"),
-        (key, GOOD + 3, "A\ufffd,p,click,2024-11-20", "invalid_encoding"),
+        (key, GOOD + 2, "ADV\\377,p1,click,2024-11-20", "invalid_encoding"),
+        (key, GOOD + 3, "A\\000,p,click,2024-11-20", "invalid_encoding"),
+    ]
+    # Stored escaped (PostgreSQL's bytea escape format): the bytes come back exactly.
+    stored = db.query("select decode(line, 'escape') from ops.rejected_rows order by line_number")
+    assert [bytes(b) for (b,) in stored] == [
+        b"ADV\xff,p1,click,2024-11-20",
+        b"A\x00,p,click,2024-11-20",
     ]
 
 

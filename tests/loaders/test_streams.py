@@ -74,7 +74,7 @@ def test_checked_lines_copy_plain_lines_and_set_the_others_aside():
     assert lines.suspects.read().decode().splitlines() == [
         "3\tA,p,hover,2024-11-20\t\\N",
         "4\tB\\\\x,q,click,2024-11-20\t\\N",
-        "6\tD\ufffd,s,click,2024-11-20\tinvalid_encoding",
+        "6\tD\\\\377,s,click,2024-11-20\tinvalid_encoding",  # escaped, for COPY again
     ]
 
 

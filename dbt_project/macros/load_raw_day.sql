@@ -24,13 +24,22 @@
       ops.rejected_rows (idempotent). Spark has no transactions: a failure while writing them
       leaves them for the rerun to replace. Loads of different sources or days may run at the
       same time (each writes through a staging folder of its own).
+    - a rejected line is stored as the loaders store it: an invalid_encoding line (invalid
+      UTF-8 or a NUL byte) in PostgreSQL's bytea escape format (decode(line, 'escape') gives
+      its bytes back), an overlong one truncated with invalid bytes as U+FFFD, any other as is.
+    - gzip by the bytes, not the name: Spark's reader goes by the .gz suffix, so the pipeline
+      (pipeline/spark/objects.py), when an object is misnamed (gzip without .gz, plain
+      with it), first copies the day's objects under right names into a staging folder and
+      passes `staged_location`, `staged_names` ({copy: original name}) and `staged_date`;
+      the copies are read in place of the day's folder, under the originals' keys. Run by hand without them, a gzip object not named *.gz fails the
+      load with a message saying so.
     What differs: object_id is a 32-bit hash of the file's key (no sequence on Spark); etag is
-    null; gzip is recognised by the .gz suffix (by its magic bytes on PostgreSQL); Spark skips
-    files whose names start with `_` or `.`, and empty (0-byte) files (the loaders reject an
-    empty file for its missing header).
+    null; Spark skips files whose names start with `_` or `.`, and empty (0-byte) files (the
+    loaders reject an empty file for its missing header).
     Returns (and logs as one JSON line) {source, date, list_date, files, rows_loaded,
     rows_rejected}. -#}
-{% macro load_raw_day(source, date, root=none, prefix=none, max_reject_fraction=none) -%}
+{% macro load_raw_day(source, date, root=none, prefix=none, max_reject_fraction=none,
+        staged_location=none, staged_names=none, staged_date=none) -%}
     {%- if target.type != 'spark' -%}
         {{ exceptions.raise_compiler_error(
             "load_raw_day is the spark target's load; on PostgreSQL run the loaders (adtech load)") }}
@@ -93,13 +102,20 @@
         {%- endif -%}
     {%- endif -%}
     {%- set location = base ~ 'date=' ~ list_day ~ '/' -%}
+    {%- set staged = staged_names or {} -%}
+    {%- if staged and (staged_date | string) != list_day -%}
+        {{ exceptions.raise_compiler_error(
+            "load_raw_day: staged copies are of date=" ~ staged_date ~ ", the load reads date="
+            ~ list_day) }}
+    {%- endif -%}
     {%- set key_prefix = prefix ~ source ~ '/date=' ~ list_day ~ '/' -%}
 
     {#- Lines split on LF only (a stray CR stays in its line, as in the loaders), one trailing
         CR dropped; numbered in file order (line 1 is the header). -#}
     {%- do run_query(
         "create or replace temporary view adtech_text_" ~ suffix
-        ~ " using text options (path '" ~ location ~ "', lineSep '\\n')") -%}
+        ~ " using text options (path '" ~ (staged_location if staged else location)
+        ~ "', lineSep '\\n')") -%}
     {#- Sizes for the manifest (binaryFile lists files without reading them). -#}
     {%- do run_query(
         "create or replace temporary view adtech_files_" ~ suffix
@@ -137,14 +153,31 @@
         end
     {%- endset -%}
     {%- set judged -%}
-        with lines as (
+        with read_lines as (
             select
                 regexp_extract(input_file_name(), '[^/]*$', 0) as file_name,
                 input_file_block_start() as block_start,
                 monotonically_increasing_id() as row_id,
+                value
+            from adtech_text_{{ suffix }}
+        ),
+        lines as (
+            select
+                {%- if staged %}
+                case file_name
+                {%- for copy, original in staged.items() %}
+                    when {{ _load_raw_day_literals([copy]) }}
+                        then {{ _load_raw_day_literals([original]) }}
+                {%- endfor %}
+                end as file_name,
+                {%- else %}
+                file_name,
+                {%- endif %}
+                block_start,
+                row_id,
                 case when endswith(value, '\r') then substr(value, 1, length(value) - 1)
                     else value end as line
-            from adtech_text_{{ suffix }}
+            from read_lines
         ),
         sizes as (
             select regexp_extract(path, '[^/]*$', 0) as file_name, length as size_bytes
@@ -170,6 +203,7 @@
             f,
             case
                 when line_number > 1 then {{ reason }}
+                when hex(substr(cast(line as binary), 1, 2)) = '1F8B' then 'gzip_misnamed'
                 when line in ('{{ header }}', concat(decode(unhex('EFBBBF'), 'UTF-8'), '{{ header }}'))
                     then 'header'
                 else 'header_mismatch'
@@ -186,6 +220,13 @@
         {{ exceptions.raise_compiler_error(
             source ~ " " ~ day ~ ": no objects under " ~ location) }}
     {%- endif -%}
+    {%- for row in files.rows if row[2] == 'gzip_misnamed' -%}
+        {%- do _load_raw_day_cleanup(suffix) -%}
+        {{ exceptions.raise_compiler_error(
+            root.rstrip('/') ~ "/" ~ row[0] ~ ": gzip by its first bytes, but its name does not"
+            ~ " end in .gz, and Spark decompresses by the name; the pipeline's Spark load"
+            ~ " (adtech run --target spark) stages such objects under a right name") }}
+    {%- endfor -%}
     {%- for row in files.rows if row[2] == 'header_mismatch' -%}
         {%- do _load_raw_day_cleanup(suffix) -%}
         {{ exceptions.raise_compiler_error(
@@ -245,7 +286,7 @@
     {%- endfor -%}
     {%- do run_query(
         "insert overwrite table ops.rejected_rows partition (date, source)"
-        ~ " select s3_key, line_number, left(line, 1048576), reason, '" ~ load_id
+        ~ " select s3_key, line_number, " ~ _load_raw_day_stored_line() ~ ", reason, '" ~ load_id
         ~ "', object_id, " ~ day_literal ~ ", '" ~ source ~ "' from " ~ judged_table
         ~ " where line_number > 1 and reason is not null") -%}
     {%- do run_query(
@@ -269,4 +310,31 @@
     {%- for view in ('judged', 'text', 'files', 'list_days') -%}
         {%- do run_query("drop view if exists adtech_" ~ view ~ "_" ~ suffix) -%}
     {%- endfor -%}
+{%- endmacro %}
+
+{#- Spark SQL string literals (backslash escapes on), comma-separated. -#}
+{% macro _load_raw_day_literals(values) -%}
+    {%- set out = [] -%}
+    {%- for value in values -%}
+        {%- do out.append("'" ~ value | replace('\\', '\\\\') | replace("'", "\\'") ~ "'") -%}
+    {%- endfor -%}
+    {{- out | join(', ') -}}
+{%- endmacro %}
+
+{#- The text ops.rejected_rows keeps of a rejected line, as the loaders keep it
+    (loaders/streams.py): an overlong line truncated, as valid text; an invalid_encoding line
+    in PostgreSQL's bytea escape format (encode(bytes, 'escape'): a backslash doubled, NUL and
+    bytes >= 0x80 as a backslash and three octal digits); any other as it is. -#}
+{% macro _load_raw_day_stored_line() -%}
+    case reason
+        when 'line_too_long' then replace(
+            make_valid_utf8(left(line, 1048576)), char(0), decode(unhex('EFBFBD'), 'UTF-8'))
+        when 'invalid_encoding' then array_join(transform(
+            regexp_extract_all(hex(cast(line as binary)), '(..)', 1),
+            h -> case
+                when h = '5C' then '\\\\'
+                when h = '00' or h >= '80' then concat('\\', lpad(conv(h, 16, 8), 3, '0'))
+                else decode(unhex(h), 'US-ASCII') end), '')
+        else line
+    end
 {%- endmacro %}

@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import json
 import os
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +28,7 @@ from psycopg2.extras import execute_values
 from loaders.partitions import day_lock
 from loaders.schema import ensure_schema
 from pipeline.settings import get_settings
+from pipeline.spark.objects import staged_by_content
 from pipeline.spark.serving import spark_cursor, spark_sql
 from pipeline.spark.settings import spark_settings
 
@@ -41,7 +40,7 @@ class SparkLoadError(RuntimeError):
     """The source-day did not load on Spark (missing day, bad header, too many rejects...)."""
 
 
-def run_load_macro(source: str, day: dt.date) -> None:
+def run_load_macro(source: str, day: dt.date, extra: dict | None = None) -> None:
     """`dbt run-operation load_raw_day` in a process of its own: the three loads run at once,
     beside `adtech run`'s own dbt parse (dbt in-process is one invocation at a time). Each
     source keeps its own target folder, so partial parsing serves it night after night."""
@@ -50,7 +49,7 @@ def run_load_macro(source: str, day: dt.date) -> None:
     project = str(get_settings().dbt_project_dir)
     target = target_args("spark")
     target[-1] = str(Path(target[-1]) / f"load-{source}")  # --target-path <spark's>/load-<source>
-    args = json.dumps({"source": source, "date": day.isoformat()})
+    args = json.dumps({"source": source, "date": day.isoformat(), **(extra or {})})
     result = subprocess.run(
         [sys.executable, "-c", DBT, "run-operation", "load_raw_day", "--args", args,
          "--project-dir", project, "--profiles-dir", project, "--no-write-json", *target],
@@ -119,22 +118,34 @@ def _replace_rows(cur, source: str, day: dt.date, files: list, rejects: list) ->
     )  # fmt: skip
 
 
+def load_lock_key() -> str:
+    """What the loads of one Spark target lock: its Thrift endpoint, as every host names it."""
+    spark = spark_settings()
+    return f"adtech.spark.load:{spark.host}:{spark.port}"
+
+
 @contextlib.contextmanager
 def one_load_at_a_time() -> Iterator[None]:
-    """The loads of one Spark server take turns (threads of `adtech run`, the DAG's load tasks
-    on this host): every load writes Spark's ops.load_manifest and ops.rejected_rows, and two
-    jobs writing one table at once share its _temporary folder, which the first to finish
-    deletes under the other (FileNotFoundException)."""
-    spark = spark_settings()
-    path = Path(tempfile.gettempdir()) / f"adtech-spark-load-{spark.host}-{spark.port}.lock"
-    with open(path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    """The loads of one Spark target take turns, wherever they run (threads of `adtech run`,
+    the DAG's load tasks on several Airflow workers): every load writes Spark's
+    ops.load_manifest and ops.rejected_rows, and two jobs writing one table at once share its
+    _temporary folder, which the first to finish deletes under the other
+    (FileNotFoundException). The lock is a session advisory lock in the pipeline's PostgreSQL,
+    which every host reaches (a local file would hold on one host only); a load that dies
+    releases it with its connection."""
+    conn = psycopg2.connect(get_settings().database_url)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("select pg_advisory_lock(hashtextextended(%s, 0))", (load_lock_key(),))
         yield
+    finally:
+        conn.close()  # ends the session, and the lock with it
 
 
 def load_source_on_spark(source: str, day: dt.date) -> dict:
     """The load step of one source on the spark target (pipeline/flow/sequence.py `load`)."""
-    with one_load_at_a_time():
-        run_load_macro(source, day)
+    with one_load_at_a_time(), staged_by_content(source, day) as staged:
+        run_load_macro(source, day, staged.macro_args())
     loaded, rejected = mirror_bookkeeping(source, day)
     return {"source": source, "rows_loaded": loaded, "rows_rejected": rejected}

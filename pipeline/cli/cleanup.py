@@ -28,11 +28,21 @@ def cleanup(
             help="The night's day D (default: the latest day published or loaded).",
         ),
     ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            "--target",
+            help="default (PostgreSQL) or spark (Spark's warehouse and export root too)."
+            " Default: $ADTECH_DBT_TARGET, $DBT_TARGET, else default.",
+        ),
+    ] = None,
 ) -> None:
     """Drop what the retention settings no longer keep (raw days, old rejected rows, superseded
     versions); never a day a build can still read or a running run needs."""
-    from pipeline.steps.cleanup import cleanup as run_cleanup
+    from pipeline.cli.main import _use_target
+    from pipeline.spark.cleanup import cleanup_on_target
 
+    _use_target(target)
     settings = _settings()
     if day is None:
         conn = _connect(settings.database_url)
@@ -45,9 +55,9 @@ def cleanup(
     if today is None:
         console.print("nothing loaded yet: nothing to clean up")
         return
-    report = run_cleanup(today, dry_run=dry_run, settings=settings)
-    if report.retention.drops or report.versions:
-        console.print(_drops_table(report, "would drop" if dry_run else "dropped"))
+    report, spark_drops = cleanup_on_target(today, dry_run=dry_run, settings=settings)
+    if report.retention.drops or report.versions or spark_drops:
+        console.print(_drops_table(report, "would drop" if dry_run else "dropped", spark_drops))
     else:
         console.print(f"{today}: nothing to drop")
     for skip in report.retention.skips:
@@ -121,7 +131,7 @@ def _latest_day(conn) -> dt.date | None:
     return max(days, default=None)
 
 
-def _drops_table(report, title: str) -> Table:
+def _drops_table(report, title: str, spark_drops: list | None = None) -> Table:
     """One line per day and table (the three sources summed)."""
     table = Table(title=f"adtech cleanup {report.today}: {title}")
     for column in ("day", "table", "rows", "MB"):
@@ -136,6 +146,8 @@ def _drops_table(report, title: str) -> Table:
         table.add_row(str(day), name, f"{rows:,}", f"{size / 1e6:.1f}")
     for v in report.versions:  # superseded mart versions (pipeline/steps/publication.py)
         table.add_row(str(v.day), f"{v.table} version {v.version}", f"{v.rows:,}", "")
+    for d in spark_drops or []:  # Spark's partitions and export folders (spark target)
+        table.add_row(str(d.day), f"{d.what} {d.detail}", "", "")
     return table
 
 

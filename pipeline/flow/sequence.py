@@ -117,7 +117,7 @@ def build(
 ) -> tuple[list[dict], StepRecord | None]:
     """The dbt steps in ONE `dbt build` for the run (or a backfill's days); once it passed, and
     before the next build may start, FiltrarDatos' tables exported (export_intermediates): the
-    build's nodes, and the export's record (None where the build exports nothing: Spark). Raises
+    build's nodes, and the export's record (None where the build exported nothing). Raises
     DbtStepError, with the nodes, when a model or test failed. `adtech run`, `adtech backfill`
     and the DAGs' dbt_build task all build through here."""
     from pipeline.steps.transform import build_days, dbt_build
@@ -188,9 +188,11 @@ def export_intermediates(contexts: Sequence[RunContext]) -> dict[str, dict]:
     """FiltrarDatos' tables for the build's days -> S3, run by the build itself while it still
     holds the build lock: they hold only the latest build's days, so a build started after this
     one (another day's night, a backfill) would replace them before a later export step. On
-    Spark, its export step writes them."""
+    Spark, Spark writes them under its export root (pipeline/spark/serving.py)."""
     if get_settings().dbt_target == "spark":
-        return {}
+        from pipeline.spark.serving import write_intermediates
+
+        return write_intermediates(contexts)
     return _exported("intermediate", contexts)
 
 
@@ -241,11 +243,13 @@ def publish(run: RunContext) -> dict:
 
 
 def cleanup(run: RunContext) -> dict:
-    """Retention after publish: old raw days, rejected rows, superseded versions."""
-    from pipeline.steps.cleanup import cleanup as apply_retention
+    """Retention after publish: old raw days, rejected rows, superseded versions (in Spark's
+    warehouse and export root too on the spark target)."""
+    from pipeline.spark.cleanup import cleanup_on_target
 
-    report = apply_retention(run.day)
-    return {"dropped_bytes": report.bytes, "versions_dropped": len(report.versions)}
+    report, spark_drops = cleanup_on_target(run.day)
+    out = {"dropped_bytes": report.bytes, "versions_dropped": len(report.versions)}
+    return out | ({"spark_dropped": len(spark_drops)} if spark_drops else {})
 
 
 def fail(run_id: str, error: str) -> None:

@@ -140,7 +140,7 @@ class _S3:
                 self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys})
 
 
-def _store(root: str) -> _Local | _S3:
+def store_for(root: str) -> _Local | _S3:
     scheme = urlparse(root).scheme
     if scheme == "file":
         return _Local(root)
@@ -180,7 +180,7 @@ def staged_by_content(source: str, day: dt.date) -> Iterator[Staged]:
     if not root:  # load_raw_day reports the missing root itself
         yield Staged()
         return
-    store, prefix = _store(root), raw_prefix()
+    store, prefix = store_for(root), raw_prefix()
     list_date = _list_date(store, prefix, source, day)
     staged = Staged(list_date)
     if list_date is None:

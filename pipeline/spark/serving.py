@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -197,20 +197,39 @@ def _dbt(*args: str) -> None:
         )
 
 
+def _day_folder(run: RunContext) -> str:
+    return f"{export_root()}date={run.day.isoformat()}/version={run.version}/"
+
+
+def write_intermediates(contexts: Sequence[RunContext]) -> dict[str, dict]:
+    """Spark writes FiltrarDatos' intermediate tables of each of the build's days under the
+    export root. The build runs this while it still holds the build lock
+    (pipeline.flow.sequence.build): the tables hold the latest build's days only, so a build
+    started after it (another day, a backfill) would otherwise replace them first."""
+    out: dict[str, dict] = {}
+    with spark_cursor() as cur:
+        tables = _spark_tables(cur, INTERMEDIATE_SCHEMA)
+        columns = {t: _spark_columns(cur, f"{INTERMEDIATE_SCHEMA}.{t}") for t in tables}
+        for run in contexts:
+            day = f"date'{run.day.isoformat()}'"
+            files = []
+            for table in tables:
+                relation = f"{INTERMEDIATE_SCHEMA}.{table}"
+                where = f" where run_date = {day}" if "run_date" in columns[table] else ""
+                uri = f"{_day_folder(run)}{relation}/"
+                spark_sql(cur, write_statement(uri, f"select * from {relation}{where}"))
+                files.append(uri)
+            out[run.day.isoformat()] = {"files": files}
+    return out
+
+
 def write_day(run: RunContext, serving: dict[str, list[str]]) -> list[Written]:
-    """Spark writes the run's intermediate tables and serving marts under the export root, and
-    counts the serving marts' rows of (D, V)."""
-    base = f"{export_root()}date={run.day.isoformat()}/version={run.version}/"
+    """Spark writes the run's serving marts of (D, V) under the export root and counts their
+    rows (FiltrarDatos' tables went with the build: write_intermediates)."""
+    base = _day_folder(run)
     day = f"date'{run.day.isoformat()}'"
     written: list[Written] = []
     with spark_cursor() as cur:
-        for table in _spark_tables(cur, INTERMEDIATE_SCHEMA):
-            relation = f"{INTERMEDIATE_SCHEMA}.{table}"
-            columns = _spark_columns(cur, relation)
-            where = f" where run_date = {day}" if "run_date" in columns else ""
-            uri = f"{base}{relation}/"
-            spark_sql(cur, write_statement(uri, f"select * from {relation}{where}"))
-            written.append(Written(relation, uri))
         for table, columns in serving.items():
             relation = f"marts.{table}"
             where = f"date = {day} and version = {run.version}"

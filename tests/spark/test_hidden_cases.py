@@ -31,6 +31,8 @@ from loaders.schema import ensure_schema
 from loaders.settings import LoaderSettings
 from pipeline.spark.load import SparkLoadError, load_source_on_spark, run_load_macro
 from pipeline.spark.objects import staged_by_content
+from pipeline.steps.bootstrap import bootstrap
+from tests.cli import adtech
 from tests.databases import new_database
 
 DAY = dt.date(2024, 11, 20)
@@ -333,3 +335,96 @@ def test_misnamed_objects_are_staged_by_server_side_copy_on_an_s3_root(s3, bucke
     # No misnamed object: nothing staged, no argument added.
     with staged_by_content("product_views", DAY) as staged:
         assert staged.macro_args() == {}
+
+
+OLD = dt.date(1999, 12, 31)  # the cleanup's night: far from every other Spark test's days
+
+
+def test_cleanup_on_spark_drops_what_retention_no_longer_keeps(loaded: Loaded, tmp_path) -> None:
+    """`adtech cleanup --target spark [--dry-run]`: old raw days, old rejects, manifest rows
+    nothing points at, superseded mart versions and their export folders go from Spark, by
+    PostgreSQL's rules (raw 7 days, rejects 30, one superseded version kept); the served and
+    newer versions and recent days stay. A dry run changes nothing."""
+    ages = {"raw_old": 30, "raw_new": 1, "rej_old": 60, "rej_new": 20, "served": 11}
+    d = {name: OLD - dt.timedelta(days=n) for name, n in ages.items()}
+    probe = "marts.cleanup_probe"
+    statements = [
+        *(
+            f"insert into raw.ads_views partition (date = '{d[k]}')"
+            " values ('A', 'p', 'click', 1, 2)"
+            for k in ("raw_old", "raw_new")
+        ),
+        *(
+            f"insert into ops.rejected_rows partition (date = '{d[k]}', source = 'ads_views')"
+            " values ('k', 2, 'x', 'empty_id', 'l', 1)"
+            for k in ("rej_old", "rej_new")
+        ),
+        *(
+            f"insert into ops.load_manifest partition (date = '{d[k]}', source = 'ads_views')"
+            " values (1, 'k', null, 1, 1, 1, 'l', current_timestamp(), current_timestamp(), null)"
+            for k in ("raw_old", "raw_new", "rej_old", "rej_new")
+        ),
+        f"create table if not exists {probe} (n int, date date, version bigint)"
+        " using parquet partitioned by (date, version)",
+        *(
+            f"insert into {probe} partition (date = '{d['served']}', version = {v}) values ({v})"
+            for v in (1, 2, 3, 4)
+        ),
+    ]
+    for statement in statements:
+        _run(loaded, statement)
+    exports = tmp_path / "exports"
+    for v in (1, 2, 3):
+        (exports / f"date={d['served']}" / f"version={v}" / "marts.cleanup_probe").mkdir(
+            parents=True
+        )
+    bootstrap(loaded.mirror)
+    with contextlib.closing(psycopg2.connect(loaded.mirror)) as conn, conn, conn.cursor() as cur:
+        cur.execute(
+            "insert into ops.pipeline_runs (run_id, date, status, version) values"
+            " ('r1', %(d)s, 'success', 1), ('r2', %(d)s, 'success', 2),"
+            " ('r3', %(d)s, 'success', 3)",
+            {"d": d["served"]},
+        )
+        cur.execute(
+            "insert into ops.published_days (date, run_id, version) values (%s, 'r3', 3)",
+            (d["served"],),
+        )
+    env = {
+        **os.environ,
+        "DATABASE_URL": loaded.mirror,
+        "ADTECH_SPARK_EXPORT_ROOT": exports.as_uri(),
+        "ADTECH_KEEP_SUPERSEDED_VERSIONS": "1",
+    }
+
+    def state() -> tuple:
+        parts = [
+            tuple(r[0] for r in loaded.on_spark(f"show partitions {t}") if "=1999-" in r[0])
+            for t in ("raw.ads_views", "ops.rejected_rows", "ops.load_manifest", probe)
+        ]
+        return (*parts, sorted(p.name for p in exports.glob("date=*/version=*")))
+
+    before = state()
+    dry = adtech(env, "cleanup", "--target", "spark", "--dry-run", "--date", str(OLD))
+    assert state() == before
+    assert "spark:marts.cleanup_probe 1" in dry.stdout, dry.stdout
+    adtech(env, "cleanup", "--target", "spark", "--date", str(OLD))
+    raw, rejects, manifest, versions, folders = state()
+    assert raw == (f"date={d['raw_new']}",)
+    assert rejects == (f"date={d['rej_new']}/source=ads_views",)
+    assert sorted(manifest) == sorted(
+        f"date={d[k]}/source=ads_views" for k in ("raw_new", "rej_new")
+    )
+    assert versions == tuple(f"date={d['served']}/version={v}" for v in (2, 3, 4))
+    assert folders == ["version=2", "version=3"]
+    # An unknown target is one clear line.
+    bad = adtech(env, "cleanup", "--target", "sparkle", "--dry-run", check=False)
+    assert bad.returncode == 2 and "expected default or spark" in bad.stdout + bad.stderr
+
+
+def _run(loaded: Loaded, statement: str) -> None:
+    conn = loaded.spark.connect()
+    try:
+        conn.cursor().execute(statement)
+    finally:
+        conn.close()

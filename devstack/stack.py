@@ -58,9 +58,10 @@ class Stack:
     def export_lines(self) -> str:
         settings = {**self.env, **self.tools}
         lines = [f"export {k}={_quote(v)}\n" for k, v in sorted(settings.items())]
-        # Prepended once: evaluating the file twice does not grow PATH.
+        # Prepended once: evaluating the file twice does not grow PATH. Every expansion has a
+        # default, so a script under `set -u` may evaluate it with PYTHONPATH unset.
         lines += [
-            f'case ":${{{k}}}:" in *:{_quote(v)}:*) ;; '
+            f'case ":${{{k}:-}}:" in *:{_quote(v)}:*) ;; '
             f'*) export {k}={_quote(v)}"${{{k}:+:${k}}}" ;; esac\n'
             for k, v in sorted(self.search_paths.items())
         ]

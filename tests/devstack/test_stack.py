@@ -129,5 +129,26 @@ def test_cli_round_trip(stack_dir: Path) -> None:
     assert "started postgres, s3" in up.stderr
     out = subprocess.run([*adtech, "env"], env=env, capture_output=True, text=True, check=True)
     assert "export DATABASE_URL=" in out.stdout
+    _loads_under_strict_bash(env, out.stdout)
     down = subprocess.run([*adtech, "down"], env=env, capture_output=True, text=True, check=True)
     assert "stopped postgres, s3" in down.stderr
+
+
+def _loads_under_strict_bash(env: dict[str, str], printed: str) -> None:
+    """`eval "$(adtech stack env)"` in a CI script (`bash -euo pipefail`) with PYTHONPATH unset,
+    as most shells have it: every line evaluates, the search paths are prepended once, and a
+    second evaluation changes nothing."""
+    script = (
+        'eval "$(adtech stack env)"; first="$PYTHONPATH|$PATH|$DATABASE_URL"\n'
+        'eval "$(adtech stack env)"; test "$first" = "$PYTHONPATH|$PATH|$DATABASE_URL"\n'
+        'printf "%s\\n" "$PYTHONPATH" "$DATABASE_URL"\n'
+    )
+    user_env = {k: v for k, v in env.items() if k != "PYTHONPATH"}
+    user_env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}/usr/bin:/bin"
+    run = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script], env=user_env, capture_output=True, text=True
+    )
+    assert run.returncode == 0, f"stack env under set -euo pipefail:\n{run.stderr}\n{printed}"
+    pythonpath, database_url = run.stdout.splitlines()
+    assert pythonpath == str(Path(__file__).resolve().parents[2])
+    assert database_url.startswith("postgresql://")

@@ -39,12 +39,28 @@ RegionOption = Annotated[
 DryRunOption = Annotated[bool, typer.Option("--dry-run", help="print the plan; change nothing")]
 
 
+errors = Console(stderr=True, highlight=False, soft_wrap=True)
+CREDENTIALS_HINT = (
+    "set AWS_PROFILE (a profile of ~/.aws/config) or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+)
+
+
+def _missing(what: str) -> typer.Exit:
+    """One line naming what is missing, as every other command says it (no traceback)."""
+    errors.print(f"[red]cannot deploy[/]: {escape(what)} (docs/DEPLOY.md)")
+    return typer.Exit(1)
+
+
 def _session(region: str | None):
+    """The region and a client factory, or one line saying what is missing: checked before any
+    request, so a newcomer without AWS settings reads what to set, not botocore's traceback."""
     import boto3
 
     session = boto3.session.Session(region_name=region)
     if session.region_name is None:
-        raise typer.BadParameter("no AWS region: pass --region or set AWS_REGION")
+        raise _missing("no AWS region: pass --region or set AWS_REGION")
+    if session.get_credentials() is None:
+        raise _missing(f"no AWS credentials found: {CREDENTIALS_HINT}")
     cache: dict[str, object] = {}
 
     def clients(name: str):
@@ -53,6 +69,23 @@ def _session(region: str | None):
         return cache[name]
 
     return session.region_name, clients
+
+
+def _account(clients) -> str:
+    """The credentials' account: the first request, where AWS refuses credentials it does not
+    know (or an endpoint that does not answer)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return clients("sts").get_caller_identity()["Account"]
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise _missing(
+            f"AWS refused the credentials ({error.get('Code')}: {error.get('Message')}): "
+            f"{CREDENTIALS_HINT}"
+        ) from None
+    except BotoCoreError as exc:
+        raise _missing(f"AWS cannot be reached or asked: {exc}") from None
 
 
 def _check_env(env: str) -> str:
@@ -91,7 +124,7 @@ def up(
         api=api,
         public_api=public_api,
     )
-    account = clients("sts").get_caller_identity()["Account"]
+    account = _account(clients)
     try:
         plan = make_plan(clients, inputs, region_name, account)
     except PlanError as exc:

@@ -62,7 +62,8 @@ from (select g, 1 + (g %% 25) as a, floor(100000 * power(random(), 3))::int as p
 join bench_advertisers as adv on adv.a = e.a;
 """
 
-# The baseline: DESIGN.md's two models for the day, straight from raw, in one statement.
+# The baseline: the two models for the day (docs/ARCHITECTURE.md, "The models' rules"), straight
+# from raw, in one statement.
 QUERY_SQL = """
 with
 active as (

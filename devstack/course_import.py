@@ -1,4 +1,4 @@
-"""Split the course's flat files into the S3 day layout (DESIGN.md).
+"""Split the course's flat files into the S3 day layout (docs/ARCHITECTURE.md).
 
 The course ships `advertiser_ids`, `product_views` and `ads_views` (optionally `.csv`, optionally
 gzip, LF or CRLF), each event file holding many days. One streaming pass routes every event line to

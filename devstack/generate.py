@@ -1,4 +1,4 @@
-"""Synthetic logs in the S3 day layout (DESIGN.md), streamed chunk by chunk.
+"""Synthetic logs in the S3 day layout (docs/ARCHITECTURE.md), streamed chunk by chunk.
 
 For each day D it writes `advertiser_ids/date=D/`, `product_views/date=D/` and
 `ads_views/date=D/` files in the course's CSV format. Every random choice comes from generators

@@ -1,6 +1,6 @@
 """An independent, plain-Python implementation of the models, to check the SQL against.
 
-It reads the day's files straight from S3 and applies DESIGN.md's definitions literally.
+It reads the day's files straight from S3 and applies docs/ARCHITECTURE.md's rules literally.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Serve a route with and without its trailing slash (the app never redirects).
 
-The form written in DESIGN.md goes into the OpenAPI schema; the other is served, not documented.
+The form registered (as docs/ARCHITECTURE.md writes it) goes into the OpenAPI schema; the other
+is served, not documented.
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@ database of their own (a new day, the outage) and for bench/api_bench.py.
 
 The shared `published` fixture (conftest.py) runs the real pipeline instead. This writer creates
 the four marts tables as docs/ARCHITECTURE.md describes them (if dbt has not), fills
-`marts.recommendations` with lists ranked by the DESIGN.md rules, derives the three summary marts
-from it in SQL the way the dbt models do, and publishes the day in `ops.published_days` (each day
-as one version, SAMPLE_VERSION, of the versioned marts).
+`marts.recommendations` with lists ranked by the models' rules (same page), derives the three
+summary marts from it in SQL the way the dbt models do, and publishes the day in
+`ops.published_days` (each day as one version, SAMPLE_VERSION, of the versioned marts).
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def _products(rng: random.Random, count: int) -> list[str]:
 
 
 def _rows(day: dt.date, advertiser: str, rng: random.Random, *, ads: bool) -> list[tuple]:
-    """One advertiser's two lists, ranked as DESIGN.md says."""
+    """One advertiser's two lists, ranked by the models' rules (docs/ARCHITECTURE.md)."""
     products = _products(rng, rng.choice([8, 40, 60]))
     viewed = sorted(((rng.randint(1, 500), p) for p in products), key=lambda t: (-t[0], t[1]))
     rows = [

@@ -4,7 +4,7 @@ Four consecutive days. Advertiser `adv_a` has more products than top_n and small
 counts, so ties on views and on CTR happen everywhere; `adv_b` is inactive on the last day
 but still logs events; `adv_c` is active every day but has no events on the third;
 `adv_x` is never active. The second day holds clicks without impressions (the warn test);
-the last day adds hand-made ties. The expected marts follow DESIGN.md's definitions
+the last day adds hand-made ties. The expected marts follow docs/ARCHITECTURE.md's rules
 literally, in plain Python (exact fractions for CTR).
 """
 

@@ -31,7 +31,9 @@ test: install
 	# tests): installed as root.
 	bash devstack/system-deps.sh
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	# Over both cores; tests/conftest.py groups the tests (a folder with heavy shared state runs
+	# whole on one worker).
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lint: install
 	$(BIN)/ruff check .

@@ -55,7 +55,9 @@ def _service_user() -> pwd.struct_passwd | None:
     try:
         return pwd.getpwnam(SERVICE_USER)
     except KeyError:
-        subprocess.run(
+        # Not checked: two stacks starting at once (the suite's workers) both try, and the
+        # second useradd fails because the first made the user; getpwnam then says if it exists.
+        made = subprocess.run(
             [
                 "useradd",
                 "--system",
@@ -64,10 +66,13 @@ def _service_user() -> pwd.struct_passwd | None:
                 "/usr/sbin/nologin",
                 SERVICE_USER,
             ],
-            check=True,
             capture_output=True,
+            text=True,
         )
-        return pwd.getpwnam(SERVICE_USER)
+        try:
+            return pwd.getpwnam(SERVICE_USER)
+        except KeyError:
+            raise RuntimeError(f"useradd {SERVICE_USER} failed: {made.stderr.strip()}") from None
 
 
 def _as_service_user(user: pwd.struct_passwd | None) -> dict:

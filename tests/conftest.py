@@ -16,6 +16,38 @@ import pytest
 from devstack import stack as devstack
 from tests.databases import new_database
 
+TESTS = Path(__file__).resolve().parent
+# Folders whose tests share heavy session state (the Spark cluster, Airflow's metadata database,
+# the published marts, the API image, the browser): under `pytest -n 2 --dist loadgroup` (what
+# `make test` runs) each runs whole on one worker, so that state is made once. Every other test
+# file is a group of its own (module-scoped fixtures are made once), spread over the workers.
+WHOLE_FOLDERS = ("spark", "dags", "api", "browser")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The xdist groups, by folder, so that nobody needs to mark tests (a test's own
+    `xdist_group` mark wins). Under xdist the whole folders come first: the longest units start
+    at once and the test files fill the other worker around them."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(_group(item)))
+    if hasattr(config, "workerinput"):
+        order = {folder: rank for rank, folder in enumerate(WHOLE_FOLDERS)}
+        items.sort(key=lambda item: order.get(_folder(item), len(order)))
+
+
+def _folder(item: pytest.Item) -> str:
+    parts = Path(item.path).resolve().relative_to(TESTS).parts
+    return parts[0] if len(parts) > 1 else ""
+
+
+def _group(item: pytest.Item) -> str:
+    folder = _folder(item)
+    if folder in WHOLE_FOLDERS:
+        return folder
+    return Path(item.path).resolve().relative_to(TESTS).as_posix()
+
+
 OUTSIDE_SETTINGS = (
     "DATABASE_URL",
     "ADTECH_API_DATABASE_URL",
@@ -40,6 +72,23 @@ def stack() -> Iterator[devstack.Stack]:
     for k in st.env:
         os.environ.pop(k, None)
     os.environ.update(saved)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dbt_paths(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """dbt's target and log folders for this test run (one per xdist worker), not the checkout's
+    ./target and ./logs: two workers' dbt runs never write one manifest or partial-parse file,
+    and the suite leaves nothing in the checkout. Every dbt the tests start inherits them."""
+    root = tmp_path_factory.mktemp("dbt")
+    saved = {k: os.environ.get(k) for k in ("DBT_TARGET_PATH", "DBT_LOG_PATH")}
+    os.environ["DBT_TARGET_PATH"] = str(root / "target")
+    os.environ["DBT_LOG_PATH"] = str(root / "logs")
+    yield root
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,6 @@
-"""The `adtech` command as a user runs it: a new process, from the repository root."""
+"""The `adtech` command as a user runs it (a new process, from the repository root), and the
+environment that points the pipeline at one database and one bucket: the one helper every test
+that runs the pipeline as a subprocess uses."""
 
 from __future__ import annotations
 
@@ -9,6 +11,30 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# `adtech` itself: this venv's Python running the checkout's console script.
+ADTECH = (sys.executable, "-m", "pipeline")
+
+
+def with_venv_on_path(env: dict[str, str]) -> dict[str, str]:
+    """`env` with this venv's bin first on PATH (dbt, airflow: what the pipeline starts)."""
+    return {**env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"}
+
+
+def pipeline_env(
+    stack_env: dict[str, str], database_url: str, bucket: str, **extra: str
+) -> dict[str, str]:
+    """This process's environment with the pipeline pointed at `database_url` and `bucket` on the
+    stack's S3 endpoint (plus `extra` settings), the venv first on PATH."""
+    return with_venv_on_path(
+        {
+            **os.environ,
+            **stack_env,
+            "DATABASE_URL": database_url,
+            "ADTECH_S3_BUCKET": bucket,
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            **extra,
+        }
+    )
 
 
 def adtech(
@@ -17,16 +43,19 @@ def adtech(
     """`adtech ARGS` with exactly `env` (default: this process's environment, the venv first on
     PATH); with `check`, a non-zero exit fails the test and shows the end of stderr."""
     if env is None:
-        env = {
-            **os.environ,
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        }
-    result = subprocess.run(
-        [sys.executable, "-m", "pipeline", *args], env=env, cwd=ROOT, capture_output=True, text=True
-    )
+        env = with_venv_on_path(dict(os.environ))
+    result = subprocess.run([*ADTECH, *args], env=env, cwd=ROOT, capture_output=True, text=True)
     if check:
         assert result.returncode == 0, f"adtech {' '.join(args)} failed:\n{result.stderr[-3000:]}"
     return result
+
+
+def adtech_process(env: dict[str, str] | None, *args: str, **popen: object) -> subprocess.Popen:
+    """`adtech ARGS` started in the background (a server, a run to interrupt); `popen` passes
+    stdout, stderr, text... to subprocess.Popen."""
+    if env is None:
+        env = with_venv_on_path(dict(os.environ))
+    return subprocess.Popen([*ADTECH, *args], env=env, cwd=ROOT, **popen)  # type: ignore[arg-type]
 
 
 def generate_churning_days(first: dt.date, days: int, seed: int) -> None:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 import socket
-import sys
 import threading
 import time
 import uuid
@@ -23,7 +21,7 @@ from fastapi.testclient import TestClient
 from api.core.config import Settings
 from api.main import create_app
 from tests.api.sample_marts import Published, describe_published
-from tests.cli import adtech
+from tests.cli import adtech, pipeline_env
 from tests.databases import new_database
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,14 +50,7 @@ def published(stack, s3, admin_url: str) -> Iterator[Published]:
 def fill_published_marts(stack_env: dict[str, str], s3, url: str, bucket: str) -> Published:
     """The ONE place that makes the shared published marts: `adtech generate` writes three days
     of logs to S3, then `adtech run --date D` (load -> dbt build -> export -> publish) per day."""
-    env = {
-        **os.environ,
-        **stack_env,
-        "DATABASE_URL": url,
-        "ADTECH_S3_BUCKET": bucket,
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
+    env = pipeline_env(stack_env, url, bucket)
     adtech(
         env,
         "generate",

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -34,7 +33,7 @@ from tests.browser.support import (
     chromium_options,
     free_port,
 )
-from tests.cli import adtech
+from tests.cli import adtech, adtech_process, pipeline_env
 from tests.databases import new_database
 
 
@@ -45,14 +44,7 @@ def site(stack, s3, admin_url: str) -> Iterator[Site]:
     bucket = f"t-browser-{uuid.uuid4().hex[:10]}"
     s3.create_bucket(Bucket=bucket)
     with new_database(admin_url, prefix="t_browser") as url:
-        env = {
-            **os.environ,
-            **stack.env,
-            "DATABASE_URL": url,
-            "ADTECH_S3_BUCKET": bucket,
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        }
+        env = pipeline_env(stack.env, url, bucket)
         adtech(
             env, "generate", "--start", DAYS[0].isoformat(), "--days", str(len(DAYS)),
             "--advertisers", "12", "--active", "12", "--churn", "0", "--products", "40",
@@ -68,12 +60,8 @@ def site(stack, s3, admin_url: str) -> Iterator[Site]:
             "ADTECH_API_POLL_INTERVAL_SECONDS": "0.2",
         }
         with tempfile.TemporaryFile() as log:
-            server = subprocess.Popen(
-                [sys.executable, "-m", "pipeline", "serve", "--port", str(port)],
-                env=server_env,
-                cwd=ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
+            server = adtech_process(
+                server_env, "serve", "--port", str(port), stdout=log, stderr=subprocess.STDOUT
             )
             base = f"http://127.0.0.1:{port}"
             try:

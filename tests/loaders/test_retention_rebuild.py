@@ -5,14 +5,12 @@ process (as an operator runs them), on the test's own database and bucket."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-import sys
 from pathlib import Path
 
 import psycopg2
 from psycopg2 import sql
 
-from tests.cli import adtech
+from tests.cli import adtech, pipeline_env
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY = dt.date(2024, 11, 20)
@@ -66,14 +64,7 @@ def raw_rows(url: str) -> list[int]:
 
 
 def test_a_dropped_day_rebuilds_to_the_same_served_marts(stack, fresh_db, bucket):
-    env = {
-        **os.environ,
-        **stack.env,
-        "DATABASE_URL": fresh_db,
-        "ADTECH_S3_BUCKET": bucket,
-        "ADTECH_RETAIN_RAW_DAYS": "1",
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
+    env = pipeline_env(stack.env, fresh_db, bucket, ADTECH_RETAIN_RAW_DAYS="1")
     adtech(env, "generate", "--start", DAY.isoformat(), "--days", "1", "--seed", "7")
     adtech(env, "run", "--date", DAY.isoformat())
     first = served_marts(fresh_db)

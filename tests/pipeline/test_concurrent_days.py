@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import psycopg2
 
-from tests.cli import ROOT, adtech, generate_churning_days
+from tests.cli import adtech, adtech_process, generate_churning_days
 
 DAYS = (dt.date(2024, 11, 20), dt.date(2024, 11, 21), dt.date(2024, 11, 22))
 SERVED = """
@@ -48,12 +45,12 @@ def exported_intermediates(s3, bucket: str, day: dt.date) -> dict[str, list[str]
 
 def test_days_run_at_once_serve_what_they_serve_one_after_the_other(stack, s3, bucket, fresh_db):
     generate_churning_days(DAYS[0], len(DAYS), seed=21)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     runs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "pipeline", "run", "--date", day.isoformat()],
-            env=env,
-            cwd=ROOT,
+        adtech_process(
+            None,
+            "run",
+            "--date",
+            day.isoformat(),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

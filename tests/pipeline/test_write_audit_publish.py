@@ -13,10 +13,8 @@ by default as the latest day, in history and stats) is recorded, then compared a
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,7 +26,7 @@ import pytest
 from api.main import create_app
 from devstack.postgres import LocalPostgres
 from tests.api.conftest import free_port, live_server, settings_for, wait_for
-from tests.cli import adtech
+from tests.cli import adtech, adtech_process, pipeline_env
 
 ROOT = Path(__file__).resolve().parents[2]
 D1, D2, D3 = dt.date(2024, 11, 18), dt.date(2024, 11, 19), dt.date(2024, 11, 20)
@@ -50,14 +48,9 @@ def own_postgres():
 
 @pytest.fixture
 def env(stack, own_postgres, bucket, tmp_path) -> dict[str, str]:
-    return {
-        **os.environ,
-        **stack.env,
-        "DATABASE_URL": own_postgres.url(),
-        "DBT_LOG_PATH": str(tmp_path / "dbt-logs"),
-        "ADTECH_S3_BUCKET": bucket,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
+    return pipeline_env(
+        stack.env, own_postgres.url(), bucket, DBT_LOG_PATH=str(tmp_path / "dbt-logs")
+    )
 
 
 def generate(env: dict[str, str], start: dt.date, days: int, events: int = 1500) -> None:
@@ -155,9 +148,9 @@ def test_reruns_never_change_a_served_answer_until_a_tested_version_is_published
         # 2. A good rerun crashes: PostgreSQL stops immediately while dbt builds the new version.
         clear_day(s3, bucket, D3)
         generate(env, D3, 1, events=2500)
-        crashing = subprocess.Popen(
-            [sys.executable, "-m", "pipeline", "run", "--date", D3.isoformat()],
-            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        crashing = adtech_process(
+            env, "run", "--date", D3.isoformat(),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         building = wait_for(
             lambda: _new_version_rows(url, D3, published[-1][2]) or crashing.poll() is not None,

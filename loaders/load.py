@@ -22,6 +22,7 @@ import uuid
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 import psycopg2
 import psycopg2.errors
@@ -82,6 +83,25 @@ class SourceLoadResult:
         return self.list_day != self.day
 
 
+@dataclass(frozen=True)
+class LoadContext:
+    """One source-day's load: what each of its steps works with, made once per source-day when
+    its transaction starts (the day locked, its old manifest and rejects cleared, the staging
+    table created)."""
+
+    cur: Any  # the load's transaction's cursor
+    spec: Source
+    day: date
+    load_id: str
+    staging: sql.Identifier  # the table that becomes the day's partition
+    s3_client: Any
+    settings: LoaderSettings
+
+    @property
+    def day_iso(self) -> str:
+        return self.day.isoformat()
+
+
 def load_day(
     day: date, *, settings: LoaderSettings | None = None, s3_client=None
 ) -> list[SourceLoadResult]:
@@ -116,7 +136,10 @@ def load_source(
     try:
         ensure_schema(conn)
         with conn, conn.cursor() as cur:
-            loads = _load_in_transaction(cur, spec, day, load_id, objects, s3_client, settings)
+            load = _start(cur, spec, day, load_id, s3_client, settings)
+            loads = [_load_object(load, obj) for obj in objects]
+            _check_rejects(load, loads)
+            partitions.swap_in(cur, spec.name, day, load.staging)
     finally:
         conn.close()
     result = SourceLoadResult(
@@ -134,15 +157,11 @@ def load_source(
     return result
 
 
-def _load_in_transaction(
-    cur,
-    spec: Source,
-    day: date,
-    load_id: str,
-    objects: list[S3Object],
-    s3_client,
-    settings: LoaderSettings,
-) -> list[ObjectLoad]:
+def _start(
+    cur, spec: Source, day: date, load_id: str, s3_client, settings: LoaderSettings
+) -> LoadContext:
+    """The source-day's transaction begins: its lock, its old manifest and rejects cleared, its
+    staging table; the context every later step takes."""
     # Same source-day loads wait for each other; different days do not; the retention
     # cleanup skips a day whose lock is held.
     partitions.day_lock(cur, spec.name, day)
@@ -154,36 +173,24 @@ def _load_in_transaction(
     staging = partitions.create_staging(cur, spec.name, day, load_id)
     if spec.date_field is None:
         partitions.set_defaults(cur, staging, date=day.isoformat())
-    loads = [_load_object(cur, spec, day, load_id, staging, obj, s3_client) for obj in objects]
-    _check_rejects(cur, spec, day, load_id, loads, settings.max_reject_fraction)
-    partitions.swap_in(cur, spec.name, day, staging)
-    return loads
+    return LoadContext(cur, spec, day, load_id, staging, s3_client, settings)
 
 
-def _load_object(
-    cur,
-    spec: Source,
-    day: date,
-    load_id: str,
-    staging: sql.Identifier,
-    obj: S3Object,
-    s3_client,
-) -> ObjectLoad:
+def _load_object(load: LoadContext, obj: S3Object) -> ObjectLoad:
+    cur = load.cur
     started = datetime.now(UTC)
     # The manifest row's id first: every row of the object points at it.
     cur.execute("select nextval(pg_get_serial_sequence('ops.load_manifest', 'object_id'))")
     object_id = cur.fetchone()[0]
-    partitions.start_object(cur, staging, object_id, FIRST_DATA_LINE)
+    partitions.start_object(cur, load.staging, object_id, FIRST_DATA_LINE)
     cur.execute("savepoint object_load")
-    loaded, rejected = _fast_copy(cur, spec, day, staging, obj, s3_client), 0
+    loaded, rejected = _fast_copy(load, obj), 0
     checked = loaded is None
     if checked:
         cur.execute("rollback to savepoint object_load")
-        loaded, rejected = _checked_copy(
-            cur, spec, day, load_id, staging, obj, object_id, s3_client
-        )
+        loaded, rejected = _checked_copy(load, obj, object_id)
     cur.execute("release savepoint object_load")
-    load = ObjectLoad(
+    done = ObjectLoad(
         object_id,
         obj.key,
         obj.etag,
@@ -200,31 +207,30 @@ def _load_object(
         "%s, %s, %s, %s, %s, %s, %s)",
         (
             object_id,
-            day,
-            spec.name,
+            load.day,
+            load.spec.name,
             obj.key,
             obj.etag,
             obj.size,
-            load.rows_loaded,
-            load.rows_rejected,
-            load_id,
-            load.started_at,
-            load.finished_at,
+            done.rows_loaded,
+            done.rows_rejected,
+            load.load_id,
+            done.started_at,
+            done.finished_at,
         ),
     )
-    return load
+    return done
 
 
-def _fast_copy(
-    cur, spec: Source, day: date, staging: sql.Identifier, obj: S3Object, s3_client
-) -> int | None:
+def _fast_copy(load: LoadContext, obj: S3Object) -> int | None:
     """Rows loaded by the fast path, or None when the object must take the checked path (the
     caller then rolls back what this attempt inserted)."""
-    with closing(ObjectStream(s3_client, obj)) as stream:
+    cur, spec = load.cur, load.spec
+    with closing(ObjectStream(load.s3_client, obj)) as stream:
         header = read_header(stream, obj.url, spec.header)
-        lines = PlainLines(stream, header, checks.plain_endings(spec, day.isoformat()))
+        lines = PlainLines(stream, header, checks.plain_endings(spec, load.day_iso))
         try:
-            cur.copy_expert(_copy_into(staging, spec), lines, size=CHUNK)
+            cur.copy_expert(_copy_into(load.staging, spec), lines, size=CHUNK)
         except (psycopg2.DataError, psycopg2.IntegrityError) as exc:
             log.info("%s: checked path (%s)", obj.url, str(exc).splitlines()[0])
             return None
@@ -245,25 +251,17 @@ def _fast_copy(
         return cur.rowcount
 
 
-def _checked_copy(
-    cur,
-    spec: Source,
-    day: date,
-    load_id: str,
-    staging: sql.Identifier,
-    obj: S3Object,
-    object_id: int,
-    s3_client,
-) -> tuple[int, int]:
+def _checked_copy(load: LoadContext, obj: S3Object, object_id: int) -> tuple[int, int]:
     """(rows loaded, lines rejected) of the object: its plain lines copied as on the fast path
     (each with its line number in front, since lines set aside leave gaps), the others landed
     numbered and judged set-wise in SQL."""
-    endings = checks.plain_endings(spec, day.isoformat())
-    with closing(ObjectStream(s3_client, obj)) as stream:
+    cur, spec = load.cur, load.spec
+    endings = checks.plain_endings(spec, load.day_iso)
+    with closing(ObjectStream(load.s3_client, obj)) as stream:
         header = read_header(stream, obj.url, spec.header)
         with closing(CheckedLines(stream, header, endings, len(spec.fields))) as lines:
             try:
-                cur.copy_expert(_copy_into(staging, spec, numbered=True), lines, size=CHUNK)
+                cur.copy_expert(_copy_into(load.staging, spec, numbered=True), lines, size=CHUNK)
             except psycopg2.errors.QueryCanceled:
                 _raise_read_failure(lines.failure)
                 raise
@@ -271,21 +269,13 @@ def _checked_copy(
                 raise RuntimeError(f"{obj.url}: COPY took {cur.rowcount} of {lines.plain} lines")
             loaded = lines.plain
             if lines.suspect:
-                loaded += _judge(cur, spec, day, load_id, staging, obj, object_id, lines)
+                loaded += _judge(load, obj, object_id, lines)
             return loaded, lines.suspect - (loaded - lines.plain)
 
 
-def _judge(
-    cur,
-    spec: Source,
-    day: date,
-    load_id: str,
-    staging: sql.Identifier,
-    obj: S3Object,
-    object_id: int,
-    lines: CheckedLines,
-) -> int:
+def _judge(load: LoadContext, obj: S3Object, object_id: int, lines: CheckedLines) -> int:
     """Land the suspect lines and judge them; returns how many were valid after all."""
+    cur = load.cur
     cur.execute(checks.CREATE_LANDING)
     cur.execute(sql.SQL("truncate {}").format(checks.LANDING))
     lines.suspects.seek(0)
@@ -293,14 +283,14 @@ def _judge(
         sql.SQL("copy {} from stdin").format(checks.LANDING), lines.suspects, size=CHUNK
     )
     params = {
-        "day": day,
-        "day_iso": day.isoformat(),
-        "source": spec.name,
+        "day": load.day,
+        "day_iso": load.day_iso,
+        "source": load.spec.name,
         "s3_key": obj.key,
-        "load_id": load_id,
+        "load_id": load.load_id,
         "object_id": object_id,
     }
-    for statement in checks.judge_statements(spec, staging):  # the valid rows' last
+    for statement in checks.judge_statements(load.spec, load.staging):  # the valid rows' last
         cur.execute(statement, params)
     return cur.rowcount
 
@@ -320,24 +310,25 @@ def _raise_read_failure(failure: BaseException | None) -> None:
         raise failure
 
 
-def _check_rejects(
-    cur, spec: Source, day: date, load_id: str, loads: list[ObjectLoad], max_fraction: float
-) -> None:
+def _check_rejects(load: LoadContext, loads: list[ObjectLoad]) -> None:
     rejected = sum(o.rows_rejected for o in loads)
     lines = rejected + sum(o.rows_loaded for o in loads)
     if not rejected:
         return
+    max_fraction = load.settings.max_reject_fraction
     if rejected / lines > max_fraction:
-        cur.execute(
+        load.cur.execute(
             "select reason, count(*) from ops.rejected_rows where load_id = %s "
             "group by reason order by count(*) desc, reason limit 3",
-            (load_id,),
+            (load.load_id,),
         )
-        raise RejectThresholdError(spec.name, day, rejected, lines, max_fraction, cur.fetchall())
+        raise RejectThresholdError(
+            load.spec.name, load.day, rejected, lines, max_fraction, load.cur.fetchall()
+        )
     log.warning(
         "%s %s: %d of %d lines rejected (kept in ops.rejected_rows)",
-        spec.name,
-        day,
+        load.spec.name,
+        load.day,
         rejected,
         lines,
     )

@@ -8,7 +8,7 @@ CPU 1 asks for random active advertisers and both models. The baseline, a bare F
 returns a fixed pre-serialised body of the same size (bench/bare_app.py), runs under the same
 conditions. Answers are warmed into the cache first: this measures the steady state, where every
 published answer is served from memory. /history/ and /stats/ are reported too.
-Targets (issue 6): >= 5,000 req/s, p99 <= 10 ms, >= 75 % of the bare endpoint's req/s.
+Targets: >= 5,000 req/s, p99 <= 10 ms, >= 75 % of the bare endpoint's req/s.
 """
 
 from __future__ import annotations

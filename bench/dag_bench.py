@@ -1,4 +1,4 @@
-"""Orchestration benchmark (issues 5 and 11): DAG parse time and Airflow's overhead per day.
+"""Orchestration benchmark: DAG parse time and Airflow's overhead per day.
 
     .venv/bin/python -m bench.dag_bench [--events 200000]
     .venv/bin/python -m bench.dag_bench --compare NAME=DAGS_FOLDER,... [--nights 3]
@@ -11,14 +11,14 @@
    instances' durations (from Airflow's metadata). Baseline: the same steps for another day of the
    same size with `adtech run` (no scheduler) in the same run.
 
-With --compare (issue 11): DAG variants A/B. Each NAME=DAGS_FOLDER is a dags folder holding a
+With --compare: DAG variants A/B. Each NAME=DAGS_FOLDER is a dags folder holding a
 version of adtech_recommendations.py (e.g. one taken from a commit: `git show
 REV:dags/adtech_recommendations.py`, with REPO_ROOT pointed at the checkout); each gets a metadata
 database of its own. Every night, on NEW dates, each variant runs `airflow dags test` for one day
 and `adtech run` runs another, the order rotating night by night; after one uncounted warm-up
 night. Prints each night, each contender's best, and each variant's best / adtech run's best.
 
-With --backfill N (issue 11): N new days through Airflow against N pandas nights. First the
+With --backfill N: N new days through Airflow against N pandas nights. First the
 pandas baseline runs the N days one after another; then `airflow standalone` (scheduler, DAG
 processor, API server, LocalExecutor with parallelism 2) starts with the DAG paused, its start and
 end dates on the first and last day, and once it is registered it is unpaused. The N catch-up
@@ -26,7 +26,7 @@ runs go one after another (max_active_runs=1, as the shared intermediate tables 
 time is from the first run's start to the last one's end (Airflow's metadata). The server's
 start-up is not counted (a scheduler is always up).
 
-With --range N (issue 11's backfill target): N days in ONE run of the `adtech_backfill` DAG
+With --range N (the backfill target): N days in ONE run of the `adtech_backfill` DAG
 (`airflow dags test adtech_backfill -c '{"start": D1, "end": DN}'`: one dbt build for the range),
 against N pandas nights one after another, and against the same range through `adtech backfill`
 (no scheduler). Each contender works on N new days of its own; the order rotates round by round,

@@ -1,4 +1,4 @@
-"""dbt benchmark (issue 4): the day's dbt build against one hand-written query from raw.
+"""dbt benchmark: the day's dbt build against one hand-written query from raw.
 
     .venv/bin/python -m bench.dbt_bench [--ad-events 10000000] [--product-views 5000000]
 

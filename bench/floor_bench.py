@@ -1,4 +1,4 @@
-"""The floor under `adtech run` (issue 11): what no dbt-on-PostgreSQL night can go below, against
+"""The floor under `adtech run`: what no dbt-on-PostgreSQL night can go below, against
 bench/pandas_baseline.py on the same days.
 
     .venv/bin/python -m bench.floor_bench [--sizes 200000,2000000,10000000] [--nights 2]
@@ -31,7 +31,7 @@ from bench.night_bench import BIN, FIRST_DAY, PANDAS, days_from, generate, measu
 from bench.private_stack import private_stack
 
 FLOOR_COPY = (sys.executable, "-m", "bench.floor_bench", "copy")
-TARGETS = {200_000: 1.0, 2_000_000: 0.6, 10_000_000: 0.4}  # adtech run / pandas, issue 11
+TARGETS = {200_000: 1.0, 2_000_000: 0.6, 10_000_000: 0.4}  # adtech run / pandas
 
 
 def copy_day(day: date) -> None:

@@ -1,4 +1,4 @@
-"""Sample-data generator benchmark (issue 2): rows/s for one big ads_views day.
+"""Sample-data generator benchmark: rows/s for one big ads_views day.
 
     .venv/bin/python -m bench.generate_bench [--events 10000000] [--skew zipf] [--gzip] [--s3]
 

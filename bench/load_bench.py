@@ -1,4 +1,4 @@
-"""Loaders benchmark (issue 3): one big ads_views day from S3 into PostgreSQL, against a plain COPY.
+"""Loaders benchmark: one big ads_views day from S3 into PostgreSQL, against a plain COPY.
 
     .venv/bin/python -m bench.load_bench [--rows 10000000] [--repeat 2] [--gzip] [--bad 0]
 

@@ -1,4 +1,4 @@
-"""A night against pandas (issue 11): `adtech run` and the DAG against bench/pandas_baseline.py.
+"""A night against pandas: `adtech run` and the DAG against bench/pandas_baseline.py.
 
     .venv/bin/python -m bench.night_bench [--sizes 200000,2000000] [--nights 3] [--dag-nights 2]
                                           [--parse-rounds 3] [--loads]
@@ -10,7 +10,7 @@ date, as every real night is:
 1. `adtech run --date D` and `python -m bench.pandas_baseline --date D` on the same S3 objects,
    alternating which goes first (the first size's first day runs once each beforehand,
    uncounted: the first `adtech run` on a new database creates the marts). Reports each
-   contender's best night, the ratio of the bests (the issue's figure) and the median of the
+   contender's best night, the ratio of the bests (the target's figure) and the median of the
    nights' ratios. Peak RSS is the largest single process of each contender (the child's
    rusage from wait4; the PostgreSQL server's memory is not in it). Both run in the same
    database, the baseline in its own schema.

@@ -1,4 +1,4 @@
-"""The yardstick of issue 11: the statement's four steps as a well-written pandas script.
+"""The night benchmarks' yardstick: the statement's four steps as a well-written pandas script.
 
     .venv/bin/python -m bench.pandas_baseline --date 2024-11-20 [--schema pandas_baseline]
 

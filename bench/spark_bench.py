@@ -1,4 +1,4 @@
-"""The same days on both dbt targets (issue 12): PostgreSQL against Spark, from S3 to published.
+"""The same days on both dbt targets: PostgreSQL against Spark, from S3 to published.
 
     .venv/bin/python -m bench.spark_bench [--sizes 2000000,10000000] [--nights 1]
 

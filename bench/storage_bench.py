@@ -1,4 +1,4 @@
-"""Storage benchmark (issue 15): raw bytes per day against the day's CSV bytes, and the database's
+"""Storage benchmark: raw bytes per day against the day's CSV bytes, and the database's
 size over many nights with retention.
 
     .venv/bin/python -m bench.storage_bench [--events 1000000] [--nights 30] [--keep 7]

@@ -1,4 +1,4 @@
-"""The pandas baseline of bench/ (issue 11) computes exactly the lists the project serves.
+"""The pandas baseline of bench/ computes exactly the lists the project serves.
 
 Two generated days in the real S3 endpoint, gzip and CRLF, with churn (inactive advertisers'
 events in the logs) and ties (few products, few events). The second day has no advertiser list

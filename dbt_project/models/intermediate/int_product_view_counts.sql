@@ -3,7 +3,7 @@
 -- Counting first, then keeping the active advertisers' counts, gives the same rows as
 -- filtering the views first; but the planner sizes a count of the raw day's rows from its
 -- statistics, where it underestimates a join of each view with the day's advertisers by 40x
--- and then sorts all the views on disk (docs/BENCHMARKS.md, session 6).
+-- and then sorts all the views on disk (docs/BENCHMARKS.md).
 with
 
 active_advertisers as (

@@ -24,6 +24,7 @@ TESTS = Path(__file__).resolve().parent
 WHOLE_FOLDERS = ("spark", "dags", "api", "browser")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups from the marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The xdist groups, by folder, so that nobody needs to mark tests (a test's own
     `xdist_group` mark wins). Under xdist the whole folders come first: the longest units start

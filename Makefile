@@ -31,9 +31,9 @@ test: install
 	# tests): installed as root.
 	bash devstack/system-deps.sh
 	$(BIN)/ruff check .
-	# Over both cores; tests/conftest.py groups the tests (a folder with heavy shared state runs
-	# whole on one worker).
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	# Over both cores; tests/conftest.py's scheduler groups the tests (a folder with heavy shared
+	# state runs whole on one worker, every other file is a unit).
+	$(BIN)/python -m pytest -n 2
 
 lint: install
 	$(BIN)/ruff check .

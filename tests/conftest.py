@@ -18,35 +18,41 @@ from tests.databases import new_database
 
 TESTS = Path(__file__).resolve().parent
 # Folders whose tests share heavy session state (the Spark cluster, Airflow's metadata database,
-# the published marts, the API image, the browser): under `pytest -n 2 --dist loadgroup` (what
-# `make test` runs) each runs whole on one worker, so that state is made once. Every other test
-# file is a group of its own (module-scoped fixtures are made once), spread over the workers.
+# the published marts, the API image, the browser): under `pytest -n 2` (what `make test` runs)
+# each runs whole on one worker, so that state is made once. Every other test file is a unit of
+# its own (its module-scoped fixtures are made once), spread over the workers.
 WHOLE_FOLDERS = ("spark", "dags", "api", "browser")
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups from the marks
+def group_of(nodeid: str) -> str:
+    """The unit of work a test belongs to: its folder if that is one of WHOLE_FOLDERS, else its
+    file ("tests/dags/test_x.py::test_y[p]" -> "dags")."""
+    path = nodeid.split("::", 1)[0]
+    parts = path.split("/")
+    if len(parts) > 2 and parts[0] == "tests" and parts[1] in WHOLE_FOLDERS:
+        return parts[1]
+    return path
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """xdist's scheduler, with the units of work above. (`--dist loadgroup` reads xdist_group
+    marks through `item._nodeid`, which pytest 9 no longer reads: the grouping is done here, in
+    the controller, from the node ids themselves.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FolderScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid)
+
+    return FolderScheduling(config, log)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The xdist groups, by folder, so that nobody needs to mark tests (a test's own
-    `xdist_group` mark wins). Under xdist the whole folders come first: the longest units start
-    at once and the test files fill the other worker around them."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(_group(item)))
+    """Under xdist the whole folders come first: the longest units start at once and the test
+    files fill the other worker around them."""
     if hasattr(config, "workerinput"):
         order = {folder: rank for rank, folder in enumerate(WHOLE_FOLDERS)}
-        items.sort(key=lambda item: order.get(_folder(item), len(order)))
-
-
-def _folder(item: pytest.Item) -> str:
-    parts = Path(item.path).resolve().relative_to(TESTS).parts
-    return parts[0] if len(parts) > 1 else ""
-
-
-def _group(item: pytest.Item) -> str:
-    folder = _folder(item)
-    if folder in WHOLE_FOLDERS:
-        return folder
-    return Path(item.path).resolve().relative_to(TESTS).as_posix()
+        items.sort(key=lambda item: order.get(group_of(item.nodeid), len(order)))
 
 
 OUTSIDE_SETTINGS = (

@@ -12,14 +12,14 @@ with
 top_ctr as (
 
     select * from {{ ref('top_ctr') }}
-    where {{ in_run_dates('date') }} and version = {{ build_version() }}
+    where {{ in_run_dates('date') }} and version = {{ input_version(ref('top_ctr')) }}
 
 ),
 
 top_product as (
 
     select * from {{ ref('top_product') }}
-    where {{ in_run_dates('date') }} and version = {{ build_version() }}
+    where {{ in_run_dates('date') }} and version = {{ input_version(ref('top_product')) }}
 
 ),
 

@@ -8,6 +8,11 @@
     {%- do announce_run_date() -%}
     {%- if target.name != 'dev' -%}
         {{ adapter.dispatch('adtech_on_run_start', 'adtech_recs')(api_role) }}
+    {%- elif execute and adapter.get_relation(target.database, 'ops', 'published_days') is none -%}
+        {{ exceptions.raise_compiler_error(
+            "the sandbox reads ops.published_days from the shared database, which has none yet:"
+            ~ " run the pipeline once (make demo, or adtech run --date D) or build the default"
+            ~ " target once") }}
     {%- endif -%}
 {%- endmacro %}
 

@@ -27,7 +27,7 @@ unioned as (
 
     select
         date,
-        version,
+        {{ build_version() }} as version,
         advertiser_id,
         cast('top_ctr' as {{ text_type() }}) as model,
         rank,
@@ -42,7 +42,7 @@ unioned as (
 
     select
         date,
-        version,
+        {{ build_version() }} as version,
         advertiser_id,
         cast('top_product' as {{ text_type() }}) as model,
         rank,

@@ -1,6 +1,8 @@
-"""The API as a dbt exposure over exactly what it reads: the relations named in api/'s SQL
-(every string literal of its modules, docstrings aside) are the exposure's depends_on, and each
-model among them is public and owned (group `serving`). No database is needed (`dbt parse`)."""
+"""What the project declares about itself, checked on dbt's own parse (no database needed): the
+API as a dbt exposure over exactly what it reads (the relations named in api/'s SQL, every string
+literal of its modules but docstrings, are the exposure's depends_on, each model among them
+public and owned by the group `serving`), and the named selections of selectors.yml that the
+pipeline builds."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from dbt.cli.main import dbtRunner
 from dbt_support import ROOT
 
@@ -47,18 +50,30 @@ def api_relations() -> dict[str, set[str]]:
     return found
 
 
-def _manifest(tmp_path: Path) -> dict:
+@pytest.fixture(scope="module")
+def target(tmp_path_factory) -> Path:
+    """One target folder for the module: dbt's partial parsing serves every command after the
+    first parse."""
+    return tmp_path_factory.mktemp("dbt-parse")
+
+
+@pytest.fixture(autouse=True)
+def no_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:9/nowhere")
+
+
+def _dbt(target: Path, *args: str):
     result = dbtRunner().invoke(
-        ["parse", "--project-dir", str(ROOT), "--profiles-dir", str(ROOT),
-         "--target-path", str(tmp_path), "--log-path", str(tmp_path), "--quiet"]
+        [*args, "--project-dir", str(ROOT), "--profiles-dir", str(ROOT),
+         "--target-path", str(target), "--log-path", str(target), "--quiet"]
     )  # fmt: skip
     assert result.success, result.exception
-    return json.loads((tmp_path / "manifest.json").read_text())
+    return result
 
 
-def test_the_api_exposure_lists_exactly_what_the_api_reads(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:9/nowhere")
-    manifest = _manifest(tmp_path)
+def test_the_api_exposure_lists_exactly_what_the_api_reads(target: Path) -> None:
+    _dbt(target, "parse")
+    manifest = json.loads((target / "manifest.json").read_text())
     exposure = manifest["exposures"][EXPOSURE]
     nodes = {**manifest["nodes"], **manifest["sources"]}
     listed = {
@@ -91,16 +106,30 @@ def test_the_api_exposure_lists_exactly_what_the_api_reads(tmp_path: Path, monke
     assert manifest["groups"]["group.adtech_recs.serving"]["owner"]["name"]
 
 
-def test_dbt_lists_what_the_api_depends_on(tmp_path: Path, monkeypatch) -> None:
+def test_dbt_lists_what_the_api_depends_on(target: Path) -> None:
     """`dbt ls -s +exposure:api`: the API's marts and everything upstream of them."""
-    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:9/nowhere")
-    printed: list[str] = []
-    result = dbtRunner(callbacks=[lambda e: printed.append(e.info.msg)]).invoke(
-        ["ls", "-s", "+exposure:api", "--resource-type", "model", "--resource-type", "exposure",
-         "--output", "name", "--project-dir", str(ROOT), "--profiles-dir", str(ROOT),
-         "--target-path", str(tmp_path), "--log-path", str(tmp_path), "--quiet"]
-    )  # fmt: skip
-    assert result.success, result.exception
+    result = _dbt(target, "ls", "-s", "+exposure:api", "--resource-type", "model",
+                  "--resource-type", "exposure", "--output", "name")  # fmt: skip
     names = set(result.result)
     assert {"api", "recommendations", "model_coverage", "recommendation_changes"} <= names
     assert {"top_ctr", "top_product", "int_active_advertisers", "stg_logs__ads_views"} <= names
+
+
+def test_the_pipeline_builds_the_nightly_selector_of_selectors_yml(target: Path) -> None:
+    """One definition: the night's build is `--selector nightly` (pipeline/transform.py), whose
+    tags are the pipeline's steps (pipeline/steps.py reads them from selectors.yml); it selects
+    what the steps' tags with buildable indirect selection and no unit tests select, and
+    `one_day` adds the unit tests."""
+    from pipeline.steps import DBT_STEPS, NIGHTLY_SELECTOR, selector_tags
+
+    tags = selector_tags(NIGHTLY_SELECTOR)
+    assert tags == ["filtrar_datos", "top_ctr", "top_product", "db_writing"]
+    assert [step.select for step in DBT_STEPS] == [f"tag:{tag}" for tag in tags]
+    nightly = set(_dbt(target, "ls", "--selector", "nightly").result)
+    by_tags = set(
+        _dbt(target, "ls", "--select", *(f"tag:{t}" for t in tags), "--indirect-selection",
+             "buildable", "--exclude-resource-type", "unit_test").result
+    )  # fmt: skip
+    one_day = set(_dbt(target, "ls", "--selector", "one_day").result)
+    assert nightly == by_tags and len(nightly) > 30
+    assert one_day - nightly and all(n.startswith("unit_test:") for n in one_day - nightly)

@@ -70,9 +70,13 @@ def _answers(url: str, day: dt.date) -> dict[tuple[str, str], list]:
 
 
 def _sandbox_rows(url: str, table: str, day: dt.date) -> list[tuple]:
+    """The sandbox's first build of `day` (the one that ran during the night)."""
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         columns = ", ".join(unversioned_columns(cur, table))
-        cur.execute(f"select {columns} from {SANDBOX}_marts.{table} where date = %s", (day,))
+        cur.execute(
+            f"select {columns} from {SANDBOX}_marts.{table} where date = %s and version ="
+            f" (select min(version) from {SANDBOX}_marts.{table} where date = %s)", (day, day)
+        )  # fmt: skip
         return sorted(cur.fetchall(), key=repr)
 
 

@@ -75,6 +75,6 @@ def test_the_contributing_loop_runs_as_written(stack, s3, admin_url, tmp_path: P
                 " where date = %s", (DAY,)
             )  # fmt: skip
             rows, versions = cur.fetchone()
-            assert rows > 0 and versions == 2  # `+top_ctr`, then the whole day
+            assert rows > 0 and versions == 2  # the whole day, then `+top_ctr`
             cur.execute("select count(distinct version) from marts.top_ctr")
             assert cur.fetchone() == (1,)  # the night's only

@@ -75,8 +75,10 @@ def test_a_stale_source_stops_the_day(fresh_db: str, monkeypatch: pytest.MonkeyP
 
     monkeypatch.setenv("ADTECH_S3_BUCKET", "unused")
     bootstrap(fresh_db)
+    conn = psycopg2.connect(fresh_db)
+    ensure_schema(conn)
+    conn.close()
     with psycopg2.connect(fresh_db) as conn, conn.cursor() as cur:
-        ensure_schema(conn)
         for source, hours in [("advertiser_ids", 1), ("product_views", 72), ("ads_views", 1)]:
             cur.execute(
                 "insert into ops.load_manifest (date, source, s3_key, rows_loaded, rows_rejected,"

@@ -79,8 +79,8 @@ def _dbt_steps() -> tuple[DbtStep, ...]:
     unnamed = [tag for tag in tags if tag not in _STEP_OF_TAG]
     if unnamed:
         raise RuntimeError(
-            f"selectors.yml selects tag(s) {unnamed} that no step of pipeline/steps.py names:"
-            " add each to _STEP_OF_TAG (the step's name and its upstream steps)"
+            f"selectors.yml selects tag(s) {unnamed} that no step of pipeline/flow/sequence.py"
+            " names: add each to _STEP_OF_TAG (the step's name and its upstream steps)"
         )
     return tuple(DbtStep(_STEP_OF_TAG[tag][0], f"tag:{tag}", _STEP_OF_TAG[tag][1]) for tag in tags)
 

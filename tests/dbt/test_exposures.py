@@ -116,11 +116,11 @@ def test_dbt_lists_what_the_api_depends_on(target: Path) -> None:
 
 
 def test_the_pipeline_builds_the_nightly_selector_of_selectors_yml(target: Path) -> None:
-    """One definition: the night's build is `--selector nightly` (pipeline/transform.py), whose
-    tags are the pipeline's steps (pipeline/steps.py reads them from selectors.yml); it selects
-    what the steps' tags with buildable indirect selection and no unit tests select, and
-    `one_day` adds the unit tests."""
-    from pipeline.steps import DBT_STEPS, NIGHTLY_SELECTOR, selector_tags
+    """One definition: the night's build is `--selector nightly` (pipeline/steps/transform.py),
+    whose tags are the pipeline's steps (pipeline/flow/sequence.py reads them from
+    selectors.yml); it selects what the steps' tags with buildable indirect selection and no unit
+    tests select, and `one_day` adds the unit tests."""
+    from pipeline.flow.sequence import DBT_STEPS, NIGHTLY_SELECTOR, selector_tags
 
     tags = selector_tags(NIGHTLY_SELECTOR)
     assert tags == ["filtrar_datos", "top_ctr", "top_product", "db_writing"]

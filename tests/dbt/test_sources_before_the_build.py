@@ -1,7 +1,8 @@
 """The night checks its day's sources before building (`dbt source freshness` of the run's day,
-pipeline/transform.py: check_sources, run by pipeline/steps.py: build, which `adtech run`, the
-backfill and the DAGs call): a source whose day loaded no row stops the day with its name, before
-any model is built, and nothing is published; one loaded long ago is stale and stops it too."""
+pipeline/steps/transform.py: check_sources, run by pipeline/flow/sequence.py: build, which
+`adtech run`, the backfill and the DAGs call): a source whose day loaded no row stops the day
+with its name, before any model is built, and nothing is published; one loaded long ago is stale
+and stops it too."""
 
 from __future__ import annotations
 
@@ -68,10 +69,10 @@ def test_an_empty_source_stops_the_day_before_the_build(stack, s3, admin_url) ->
 def test_a_stale_source_stops_the_day(fresh_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The same check on bookkeeping alone: product_views' day finished loading 72 h ago."""
     from loaders.schema import ensure_schema
-    from pipeline.bootstrap import bootstrap
-    from pipeline.runs import RunContext
-    from pipeline.steps import check_sources
-    from pipeline.transform import SourcesNotReady
+    from pipeline.flow.sequence import check_sources
+    from pipeline.steps.bootstrap import bootstrap
+    from pipeline.steps.runs import RunContext
+    from pipeline.steps.transform import SourcesNotReady
 
     monkeypatch.setenv("ADTECH_S3_BUCKET", "unused")
     bootstrap(fresh_db)

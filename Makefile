@@ -10,7 +10,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export UV_SYSTEM_CERTS := 1
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install demo test lint bench airflow stack-down clean checkov pre-commit
+.PHONY: install demo test lint bench airflow stack-down clean checkov pre-commit docs
 
 install: $(VENV)/.installed
 
@@ -45,6 +45,17 @@ pre-commit: install
 	@if [ -z "$${DATABASE_URL:-}" ]; then \
 		$(BIN)/adtech stack up >/dev/null 2>&1 && eval "$$($(BIN)/adtech stack env)"; \
 	fi; $(BIN)/pre-commit run --all-files
+
+# dbt's documentation (every model, column and source, the lineage graph, the API exposure),
+# generated from the project and the database's catalog, then served on 127.0.0.1:$(DOCS_PORT)
+# until Ctrl-C (Airflow's UI has 8080 and the API 8000). It connects to PostgreSQL like
+# pre-commit: the local stack's (started if needed) unless DATABASE_URL points elsewhere.
+DOCS_PORT ?= 8580
+docs: install
+	@if [ -z "$${DATABASE_URL:-}" ]; then \
+		$(BIN)/adtech stack up --no-airflow >/dev/null 2>&1 && eval "$$($(BIN)/adtech stack env)"; \
+	fi; $(BIN)/dbt docs generate && \
+	$(BIN)/dbt docs serve --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
 
 bench: install
 	$(BIN)/python -m bench

@@ -16,19 +16,64 @@
 {%- endmacro %}
 
 {% macro run_date() -%}
+    cast('{{ run_date_iso() }}' as date)
+{%- endmacro %}
+
+{#- The run date as a bare 'YYYY-MM-DD' string: --vars, else ADTECH_RUN_DATE, else, for a plain
+    command with neither, a default day (default_run_date). Checked here once for every caller. -#}
+{% macro run_date_iso() -%}
     {%- set value = _run_setting('run_date', 'ADTECH_RUN_DATE') -%}
-    {%- if execute -%}
-        {%- if value is none -%}
-            {{ exceptions.raise_compiler_error(
-                "var 'run_date' is required: pass --vars '{run_date: YYYY-MM-DD}'"
-                ~ " (or set ADTECH_RUN_DATE)") }}
-        {%- endif -%}
-        {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', value) -%}
-            {{ exceptions.raise_compiler_error(
-                "var 'run_date' must be an ISO date YYYY-MM-DD, got '" ~ value ~ "'") }}
-        {%- endif -%}
+    {%- if not execute -%}
+        {{- return(value) -}}  {#- parsing: the day is read at execution only -#}
     {%- endif -%}
-    cast('{{ value }}' as date)
+    {%- if value is none -%}
+        {%- set value = default_run_date() -%}
+    {%- endif -%}
+    {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', value) -%}
+        {{ exceptions.raise_compiler_error(
+            "var 'run_date' must be an ISO date YYYY-MM-DD, got '" ~ value ~ "'") }}
+    {%- endif -%}
+    {{- return(value) -}}
+{%- endmacro %}
+
+{#- The day of a plain command given no run date (no --vars, no ADTECH_RUN_DATE):
+      `dbt test`                    the latest published day (audited at its served version:
+                                    audited_version), what the API answers from;
+      `dbt build`, `run`, `compile` the latest loaded day (ops.load_manifest), what an analyst
+                                    just loaded;
+      `dbt docs generate`           the same, or a placeholder day on a database with none (the
+                                    docs show the SQL, not a day's data).
+    Otherwise the command stops with one line saying what to pass. The on-run-start hook says
+    which day was taken (macros/on_run_start.sql: announce_run_date). -#}
+{% macro default_run_date() -%}
+    {%- set published = flags.WHICH == 'test' -%}
+    {%- set day = latest_ops_day('published_days' if published else 'load_manifest') -%}
+    {%- if day is none and flags.WHICH == 'generate' -%}
+        {%- set day = '1970-01-01' -%}
+    {%- endif -%}
+    {%- if day is none -%}
+        {{ exceptions.raise_compiler_error(
+            "no run date: pass --vars '{run_date: YYYY-MM-DD}' (or set ADTECH_RUN_DATE); "
+            ~ ("`dbt test` without one audits the latest published day, and none is published"
+               if published else "without one dbt builds the latest loaded day, and none is"
+               ~ " loaded (adtech load --date D)")) }}
+    {%- endif -%}
+    {{- return(day) -}}
+{%- endmacro %}
+
+{#- max(date) of an ops table ('YYYY-MM-DD'), or none when it is empty or does not exist. -#}
+{% macro latest_ops_day(table) -%}
+    {%- set relation = adapter.get_relation(database=target.database, schema='ops', identifier=table) -%}
+    {%- if relation is none -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {%- set value = run_query('select max(date) from ' ~ relation).columns[0].values()[0] -%}
+    {{- return(none if value is none else value | string) -}}
+{%- endmacro %}
+
+{#- True when this invocation took its run date from default_run_date. -#}
+{% macro run_date_is_default() -%}
+    {{- return(execute and _run_setting('run_date', 'ADTECH_RUN_DATE') is none) -}}
 {%- endmacro %}
 
 {#- The last day of the run: a run builds every day from run_date to run_date_end (a backfill's
@@ -102,18 +147,19 @@
     {{- return(value | string) -}}
 {%- endmacro %}
 
-{#- The run date as a bare 'YYYY-MM-DD' string, checked as run_date() checks it. -#}
-{% macro run_date_iso() -%}
-    {%- set checked = run_date() -%}
-    {{- return(_run_setting('run_date', 'ADTECH_RUN_DATE')) -}}
-{%- endmacro %}
-
 {#- The version a test audits: the one this invocation builds (`dbt build`, the pipeline), or,
-    for a plain `dbt test` with no version given, the latest one built for the run date. -#}
+    for a plain `dbt test` with no version given, the latest one built for the run date; with no
+    run date either, the version the API serves for the latest published day (ops.published_days,
+    named as a table: a test's `where` is rendered at execution, where a source() would not be
+    a dependency). -#}
 {% macro audited_version(relation) -%}
     {%- if _run_setting('build_version', 'ADTECH_BUILD_VERSION') is none
         and flags.WHICH == 'test' -%}
-        (select max(version) from {{ relation }} where {{ in_run_dates('date') }})
+        {%- if run_date_is_default() -%}
+            (select version from ops.published_days where date = {{ run_date() }})
+        {%- else -%}
+            (select max(version) from {{ relation }} where {{ in_run_dates('date') }})
+        {%- endif -%}
     {%- else -%}
         {{ build_version() }}
     {%- endif -%}
@@ -139,4 +185,18 @@
     select cast('{{ day }}' as date) as run_date
     {%- if not loop.last %} union all{% endif -%}
     {%- endfor %}
+{%- endmacro %}
+
+{#- Source freshness of the run's days (sources `logs`: loaded_at_query): when the stalest of
+    them finished loading `source` (its last file, ops.load_manifest), or null when any of them
+    has no loaded row. -#}
+{% macro loaded_day_query(source) -%}
+    select case when count(*) = {{ run_dates_iso() | length }} then min(loaded_at) end
+    from (
+        select date, max(finished_at) as loaded_at
+        from ops.load_manifest
+        where source = '{{ source }}' and {{ in_run_dates('date') }}
+        group by date
+        having sum(rows_loaded) > 0
+    ) as loaded_days
 {%- endmacro %}

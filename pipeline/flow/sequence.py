@@ -18,9 +18,12 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.settings import get_settings
+import yaml
+
+from pipeline.settings import REPO_ROOT, get_settings
 from pipeline.steps import publication, runs
 from pipeline.steps.bootstrap import bootstrap
 from pipeline.steps.runs import RunContext
@@ -42,14 +45,47 @@ class DbtStep:
     upstream: tuple[str, ...] = ()
 
 
-# FiltrarDatos: keep only active advertisers' events of D. TopCTR / TopProduct: the two models.
-# DBWriting: the serving marts the API reads.
-DBT_STEPS: tuple[DbtStep, ...] = (
-    DbtStep("FiltrarDatos", "tag:filtrar_datos"),
-    DbtStep("TopCTR", "tag:top_ctr", upstream=("FiltrarDatos",)),
-    DbtStep("TopProduct", "tag:top_product", upstream=("FiltrarDatos",)),
-    DbtStep("DBWriting", "tag:db_writing", upstream=("TopCTR", "TopProduct")),
-)
+# The night's one `dbt build` selects a named selector of selectors.yml (the only definition of
+# what it builds: the DAG, `adtech run` and `adtech backfill` pass `--selector nightly`); each
+# tag there is a step, named here. FiltrarDatos: keep only active advertisers' events of D.
+# TopCTR / TopProduct: the two models. DBWriting: the serving marts the API reads.
+NIGHTLY_SELECTOR = "nightly"
+ONE_DAY_SELECTOR = "one_day"
+SELECTORS_FILE = REPO_ROOT / "selectors.yml"
+_STEP_OF_TAG: dict[str, tuple[str, tuple[str, ...]]] = {
+    "filtrar_datos": ("FiltrarDatos", ()),
+    "top_ctr": ("TopCTR", ("FiltrarDatos",)),
+    "top_product": ("TopProduct", ("FiltrarDatos",)),
+    "db_writing": ("DBWriting", ("TopCTR", "TopProduct")),
+}
+
+
+def selector_tags(name: str = ONE_DAY_SELECTOR, path: Path = SELECTORS_FILE) -> list[str]:
+    """The tags a selector of selectors.yml unions (following `method: selector`), in order."""
+    selectors = {s["name"]: s["definition"] for s in yaml.safe_load(path.read_text())["selectors"]}
+
+    def walk(definition: dict) -> list[str]:
+        if definition.get("method") == "tag":
+            return [definition["value"]]
+        if definition.get("method") == "selector":
+            return walk(selectors[definition["value"]])
+        return [tag for part in definition.get("union", []) for tag in walk(part)]
+
+    return walk(selectors[name])
+
+
+def _dbt_steps() -> tuple[DbtStep, ...]:
+    tags = selector_tags()
+    unnamed = [tag for tag in tags if tag not in _STEP_OF_TAG]
+    if unnamed:
+        raise RuntimeError(
+            f"selectors.yml selects tag(s) {unnamed} that no step of pipeline/flow/sequence.py"
+            " names: add each to _STEP_OF_TAG (the step's name and its upstream steps)"
+        )
+    return tuple(DbtStep(_STEP_OF_TAG[tag][0], f"tag:{tag}", _STEP_OF_TAG[tag][1]) for tag in tags)
+
+
+DBT_STEPS: tuple[DbtStep, ...] = _dbt_steps()
 
 
 def load(day: dt.date, source: str) -> dict:
@@ -117,21 +153,34 @@ def build(
 ) -> tuple[list[dict], StepRecord | None]:
     """The dbt steps in ONE `dbt build` for the run (or a backfill's days); once it passed, and
     before the next build may start, FiltrarDatos' tables exported (export_intermediates): the
-    build's nodes, and the export's record (None where the build exported nothing). Raises
-    DbtStepError, with the nodes, when a model or test failed. `adtech run`, `adtech backfill`
+    build's nodes, and the export's record (None where the build exported nothing). First the
+    run's sources are checked (check_sources: `dbt source freshness` of the run's days); an empty
+    or stale one raises SourcesNotReady, before anything is built. Raises DbtStepError, with the
+    nodes, when a model or test failed. `adtech run`, `adtech backfill`
     and the DAGs' dbt_build task all build through here."""
-    from pipeline.steps.transform import build_days, dbt_build
+    from pipeline.steps.transform import build_days, check_sources, dbt_build
 
+    # The day's sources first: an empty or stale one stops the day with its name.
+    check_sources(run, manifest=manifest)
     exported: list[StepRecord] = []
     nodes = dbt_build(
         run,
-        *(step.select for step in DBT_STEPS),
+        selector=NIGHTLY_SELECTOR,
         manifest=manifest,
         then=lambda: exported.append(
             measured("export FiltrarDatos", lambda: export_intermediates(build_days(run)))
         ),
     )
     return nodes, next((record for record in exported if record[2]), None)
+
+
+def check_sources(run: RunContext | Sequence[RunContext]) -> list[dict]:
+    """The run's sources are loaded and fresh (`dbt source freshness` of its days), or
+    SourcesNotReady names the empty or stale one. build() runs it first; an orchestrator that
+    runs dbt itself (one task per model) runs it as a task of its own before the models."""
+    from pipeline.steps.transform import check_sources as freshness
+
+    return freshness(run)
 
 
 def nodes_by_step(nodes: list[dict]) -> dict[str, list[dict]]:

@@ -101,12 +101,12 @@ def target_args(target: str) -> list[str]:
     return ["--target", target, "--target-path", str(Path(base) / target)]
 
 
-# A night's build runs the models and their data tests, which check the night's data. Unit
-# tests check the SQL logic on fixed inputs: they run where the logic changes (`dbt build` in
-# development, the test suite in CI), as dbt Labs recommends, not again every night (12 nodes,
-# a quarter of a small night). The night's results are returned in memory (below), so dbt does
-# not also write manifest.json and run_results.json (about 1 s).
-NIGHTLY_FLAGS = ("--exclude-resource-type", "unit_test", "--no-write-json")
+# A night's build (selectors.yml's `nightly`) runs the models and their data tests, which check
+# the night's data; unit tests check the SQL logic on fixed inputs, where it changes (`dbt build
+# --selector one_day` in development, the test suite in CI), as dbt Labs recommends, not again
+# every night (12 nodes, a quarter of a small night). The night's results are returned in memory
+# (below), so dbt does not also write manifest.json and run_results.json (about 1 s).
+NIGHTLY_FLAGS = ("--no-write-json",)
 
 
 def parse_project() -> Manifest:
@@ -119,6 +119,52 @@ def parse_project() -> Manifest:
     if not result.success:
         raise DbtStepError(f"dbt parse failed: {result.exception}")
     return result.result
+
+
+class SourcesNotReady(DbtStepError):
+    """A source of the run's days is empty or stale: the day stops before anything is built."""
+
+
+def check_sources(
+    run: RunContext | Sequence[RunContext], *, manifest: Manifest | None = None
+) -> list[dict]:
+    """`dbt source freshness` of the run's days (the `logs` sources: when the loaders finished
+    each source's files of each day, ops.load_manifest; dbt_project/models/staging/_sources.yml),
+    before anything is built. A source with no loaded row for a day, or loaded too long ago
+    (error_after), raises SourcesNotReady naming it: building would publish a day from missing
+    or old data. Returns one dict per source (status, max_loaded_at, age in hours)."""
+    days = build_days(run)
+    with environment(dbt_env(days)):
+        result = _invoke("source", "freshness", "--select", "source:logs", manifest=manifest)
+    span = days[0].day.isoformat() + (f"..{days[-1].day.isoformat()}" if len(days) > 1 else "")
+    checked, problems = [], []
+    for r in getattr(result.result, "results", None) or []:
+        if getattr(r.node, "resource_type", None) != "source":
+            continue  # the on-run-start hook reports too
+        loaded = getattr(r, "max_loaded_at", None)
+        never = loaded is None or loaded.year == 1  # dbt's "infinitely long ago" for null
+        age = None if never else round(r.age / 3600, 1)
+        checked.append(
+            {
+                "source": f"{r.node.source_name}.{r.node.name}",
+                "status": str(r.status),
+                "max_loaded_at": None if never else loaded.isoformat(),
+                "age_hours": age,
+            }
+        )
+        if str(r.status) in ("error", "runtime error"):
+            problems.append(
+                f"{r.node.source_name}.{r.node.name} has no loaded row for {span}"
+                " (ops.load_manifest): load the day first (adtech load --date D)"
+                if never
+                else f"{r.node.source_name}.{r.node.name} was loaded for {span} {age} h ago,"
+                " longer than its error_after: load the day again (adtech load --date D)"
+            )
+    if not result.success and not problems:
+        problems.append(f"dbt source freshness failed: {result.exception}")
+    if problems:
+        raise SourcesNotReady(f"the sources of {span} are not ready: " + "; ".join(problems))
+    return checked
 
 
 # The key of the advisory lock that builds take (any constant; "adtech" in ASCII).
@@ -145,29 +191,20 @@ def _one_build_at_a_time() -> Iterator[None]:
 
 def dbt_build(
     run: RunContext | Sequence[RunContext],
-    *selects: str,
+    selector: str,
+    *,
     manifest: Manifest | None = None,
     then: Callable[[], object] | None = None,
 ) -> list[dict]:
-    """Build and test the selected models for the run in one dbt invocation (dbt's start-up is
-    paid once; not at all with a `manifest` from parse_project); return one summary dict per
-    node, with the tags and parents that tell which step it belongs to. `run` may be a
-    backfill's consecutive days (one version): every day in the same statements. `then` runs
-    after a successful build, before the next build may start (it reads what only this build's
-    working tables hold)."""
+    """Build and test a selector of selectors.yml (the night's: `nightly`) for the run in one dbt
+    invocation (dbt's start-up is paid once; not at all with a `manifest` from parse_project);
+    return one summary dict per node, with the tags and parents that tell which step it belongs
+    to. `run` may be a backfill's consecutive days (one version): every day in the same
+    statements. `then` runs after a successful build, before the next build may start (it reads
+    what only this build's working tables hold)."""
     days = build_days(run)
     with environment(dbt_env(days)), _one_build_at_a_time():
-        result = _invoke(
-            "build",
-            "--select",
-            *(part for select in selects for part in select.split()),
-            # Tests on the selection and its ancestors, never on a later step's models (as in
-            # the DAG).
-            "--indirect-selection",
-            "buildable",
-            *NIGHTLY_FLAGS,
-            manifest=manifest,
-        )
+        result = _invoke("build", "--selector", selector, *NIGHTLY_FLAGS, manifest=manifest)
         if result.success and then is not None:
             then()
     nodes = [
@@ -193,5 +230,5 @@ def dbt_build(
         span = days[0].day.isoformat()
         if len(days) > 1:
             span += f"..{days[-1].day.isoformat()}"
-        raise DbtStepError(f"dbt build --select {' '.join(selects)} for {span}: {reason}", nodes)
+        raise DbtStepError(f"dbt build --selector {selector} for {span}: {reason}", nodes)
     return nodes

@@ -8,7 +8,7 @@ with
 
 active_advertisers as (
 
-    select * from {{ ref('int_active_advertisers') }}
+    select * from {{ run_input(ref('int_active_advertisers')) }}
 
 ),
 

@@ -91,7 +91,7 @@ lists as (
 
 view_counts as (
 
-    select * from {{ ref('int_product_view_counts') }}
+    select * from {{ run_input(ref('int_product_view_counts')) }}
 
 ),
 
@@ -101,7 +101,7 @@ view_counts as (
 ad_counts as (
 
     {% if window_days == 1 %}
-        select * from {{ ref('int_ad_event_counts') }}
+        select * from {{ run_input(ref('int_ad_event_counts')) }}
     {% else %}
         select
             ad_events.event_date as run_date,

@@ -10,7 +10,9 @@ with
 evaluated as (
 
     select * from {{ ref('evaluation_by_advertiser') }}
-    where {{ in_run_dates('date') }} and version = {{ build_version() }}
+    where
+        {{ in_run_dates('date') }}
+        and version = {{ input_version(ref('evaluation_by_advertiser')) }}
 
 ),
 

@@ -1,11 +1,13 @@
 {{ config(unique_key=['date', 'version', 'advertiser_id']) }}
 
+{%- set lists_version = input_version(ref('recommendations')) %}
+
 -- Per run date and advertiser active that day: how much the TopCTR and TopProduct lists agree.
 with
 
 active_advertisers as (
 
-    select * from {{ ref('int_active_advertisers') }}
+    select * from {{ run_input(ref('int_active_advertisers')) }}
 
 ),
 
@@ -16,7 +18,7 @@ top_ctr as (
         advertiser_id,
         product_id
     from {{ ref('recommendations') }}
-    where {{ in_run_dates('date') }} and version = {{ build_version() }} and model = 'top_ctr'
+    where {{ in_run_dates('date') }} and version = {{ lists_version }} and model = 'top_ctr'
 
 ),
 
@@ -27,7 +29,7 @@ top_product as (
         advertiser_id,
         product_id
     from {{ ref('recommendations') }}
-    where {{ in_run_dates('date') }} and version = {{ build_version() }} and model = 'top_product'
+    where {{ in_run_dates('date') }} and version = {{ lists_version }} and model = 'top_product'
 
 ),
 

@@ -5,14 +5,16 @@ with
 
 active_advertisers as (
 
-    select * from {{ ref('int_active_advertisers') }}
+    select * from {{ run_input(ref('int_active_advertisers')) }}
 
 ),
 
 recommendations as (
 
     select * from {{ ref('recommendations') }}
-    where {{ in_run_dates('date') }} and version = {{ build_version() }}
+    where
+        {{ in_run_dates('date') }}
+        and version = {{ input_version(ref('recommendations')) }}
 
 ),
 

@@ -12,14 +12,14 @@ with
 top_ctr as (
 
     select * from {{ ref('top_ctr') }}
-    where {{ in_run_dates('date') }} and version = {{ build_version() }}
+    where {{ in_run_dates('date') }} and version = {{ input_version(ref('top_ctr')) }}
 
 ),
 
 top_product as (
 
     select * from {{ ref('top_product') }}
-    where {{ in_run_dates('date') }} and version = {{ build_version() }}
+    where {{ in_run_dates('date') }} and version = {{ input_version(ref('top_product')) }}
 
 ),
 
@@ -27,7 +27,7 @@ unioned as (
 
     select
         date,
-        version,
+        {{ build_version() }} as version,
         advertiser_id,
         cast('top_ctr' as {{ text_type() }}) as model,
         rank,
@@ -42,7 +42,7 @@ unioned as (
 
     select
         date,
-        version,
+        {{ build_version() }} as version,
         advertiser_id,
         cast('top_product' as {{ text_type() }}) as model,
         rank,

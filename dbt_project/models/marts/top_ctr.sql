@@ -15,7 +15,7 @@ with
 
 event_counts as (
 
-    select * from {{ ref('int_ad_event_counts') }}
+    select * from {{ run_input(ref('int_ad_event_counts')) }}
     where {{ in_run_dates('run_date') }}
 
 ),

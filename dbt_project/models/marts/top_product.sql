@@ -8,7 +8,7 @@ with
 
 view_counts as (
 
-    select * from {{ ref('int_product_view_counts') }}
+    select * from {{ run_input(ref('int_product_view_counts')) }}
     where {{ in_run_dates('run_date') }}
 
 ),

@@ -9,7 +9,6 @@ audits the latest published day and says so. The database carries the YAML's des
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from fastapi.testclient import TestClient
 
 from api.core.config import Settings
 from api.main import create_app
-from tests.cli import adtech
+from tests.cli import adtech, pipeline_env
 from tests.databases import new_database
 
 DBT = str(Path(sys.executable).parent / "dbt")
@@ -96,13 +95,7 @@ def night(stack, s3, admin_url: str, tmp_path_factory) -> dict:
     bucket = f"t-sandbox-{uuid.uuid4().hex[:10]}"
     s3.create_bucket(Bucket=bucket)
     with new_database(admin_url, prefix="t_sandbox") as url:
-        env = {
-            **os.environ,
-            **stack.env,
-            "DATABASE_URL": url,
-            "ADTECH_S3_BUCKET": bucket,
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        }
+        env = pipeline_env(stack.env, url, bucket)
         for name in ("DBT_TARGET", "ADTECH_DBT_TARGET", "ADTECH_RUN_DATE", "ADTECH_BUILD_VERSION"):
             env.pop(name, None)
         adtech(

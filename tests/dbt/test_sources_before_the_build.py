@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
-import os
-import sys
 import uuid
-from pathlib import Path
 
 import psycopg2
 import pytest
 
-from tests.cli import adtech
+from tests.cli import adtech, pipeline_env
 from tests.databases import new_database
 
 DAY = dt.date(2024, 11, 20)
@@ -26,13 +23,7 @@ def test_an_empty_source_stops_the_day_before_the_build(stack, s3, admin_url) ->
     bucket = f"t-fresh-{uuid.uuid4().hex[:10]}"
     s3.create_bucket(Bucket=bucket)
     with new_database(admin_url, prefix="t_fresh") as url:
-        env = {
-            **os.environ,
-            **stack.env,
-            "DATABASE_URL": url,
-            "ADTECH_S3_BUCKET": bucket,
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        }
+        env = pipeline_env(stack.env, url, bucket)
         adtech(
             env, "generate", "--start", DAY.isoformat(), "--days", "1", "--advertisers", "5",
             "--active", "4", "--products", "20", "--views-per-day", "500",

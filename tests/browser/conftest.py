@@ -12,12 +12,10 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service as DriverService
@@ -32,6 +30,7 @@ from tests.browser.support import (
     api_role_url,
     chromium_options,
     free_port,
+    wait_until_served,
 )
 from tests.cli import adtech, adtech_process, pipeline_env
 from tests.databases import new_database
@@ -65,26 +64,11 @@ def site(stack, s3, admin_url: str) -> Iterator[Site]:
             )
             base = f"http://127.0.0.1:{port}"
             try:
-                _wait_ready(base, server, log)
+                wait_until_served(f"{base}/health/ready", server, log, "adtech serve", timeout=60)
                 yield Site(base, url, env)
             finally:
                 server.terminate()
                 server.wait(timeout=20)
-
-
-def _wait_ready(base: str, server: subprocess.Popen, log) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            log.seek(0)
-            pytest.fail(f"adtech serve exited:\n{log.read().decode()[-3000:]}")
-        try:
-            if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    pytest.fail("adtech serve was not ready within 60 s")
 
 
 @pytest.fixture(scope="session")

@@ -5,11 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
+import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import httpx
 import psycopg2
+import pytest
 from selenium import webdriver
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,3 +94,22 @@ def foreign_requests(driver: webdriver.Chrome, base: str) -> list[str]:
         if entry.get("source") == "security" and "has been blocked" in entry["message"]
     )
     return [u for u in urls if not u.startswith(base) and f"'{u}'" not in blocked]
+
+
+def wait_until_served(
+    url: str, server: subprocess.Popen, log, name: str, timeout: float, interval: float = 0.2
+) -> None:
+    """Wait until `url` answers 200; fail with the end of `log` if `server` (started as `name`)
+    exits first, or after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            log.seek(0)
+            pytest.fail(f"{name} exited:\n{log.read().decode()[-4000:]}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(interval)
+    pytest.fail(f"{name} served nothing at {url} within {timeout:.0f} s")

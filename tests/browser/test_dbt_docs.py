@@ -13,13 +13,17 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
-import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser.support import ROOT, foreign_requests, free_port, screenshot
+from tests.browser.support import (
+    ROOT,
+    foreign_requests,
+    free_port,
+    screenshot,
+    wait_until_served,
+)
 
 
 def test_make_docs_serves_the_lineage_graph_offline(
@@ -43,18 +47,9 @@ def test_make_docs_serves_the_lineage_graph_offline(
             stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         try:
-            deadline = time.monotonic() + 300
-            while True:
-                if server.poll() is not None:
-                    log.seek(0)
-                    pytest.fail(f"make docs exited:\n{log.read().decode()[-4000:]}")
-                try:
-                    if httpx.get(f"{base}/catalog.json", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, "make docs served nothing within 300 s"
-                time.sleep(0.5)
+            wait_until_served(
+                f"{base}/catalog.json", server, log, "make docs", timeout=300, interval=0.5
+            )
             browser.get(f"{base}/#!/overview?g_v=1")
             WebDriverWait(browser, 60).until(
                 lambda d: d.execute_script(

@@ -15,13 +15,17 @@ def with_database(url: str, database: str) -> str:
 
 
 @contextlib.contextmanager
-def new_database(admin_url: str, prefix: str = "t") -> Iterator[str]:
-    """A new, empty database that lives as long as the block; yields its URL."""
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+def new_database(admin_url: str, prefix: str = "t", name: str | None = None) -> Iterator[str]:
+    """A new, empty database that lives as long as the block; yields its URL. Named `name`
+    (one left by an interrupted run is dropped first), else `prefix` and a random suffix."""
     conn = psycopg2.connect(admin_url)
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
+            if name is None:
+                name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+            else:
+                cur.execute(f'drop database if exists "{name}" with (force)')
             cur.execute(f'create database "{name}"')
         yield with_database(admin_url, name)
         with conn.cursor() as cur:

@@ -109,7 +109,9 @@ def test_a_typed_run_date_ignores_a_range_end_left_in_the_environment(
 ) -> None:
     """`dbt build --vars '{run_date: D}'` builds D alone, whatever ADTECH_RUN_DATE_END says."""
     monkeypatch.setenv("ADTECH_RUN_DATE_END", sc.DAYS[-1].isoformat())
-    result = dbt("run", "--select", "int_active_advertisers", run_date=sc.DAYS[0].isoformat())
+    result = dbt(
+        "run", "--select", "int_active_advertisers", run_date=sc.DAYS[0].isoformat(), typed=True
+    )
     assert result.success
     with psycopg2.connect(scenario_db) as conn, conn.cursor() as cur:
         cur.execute("select distinct run_date from intermediate.int_active_advertisers")

@@ -1,6 +1,7 @@
 """The repository's conventions hold: `pre-commit run --all-files` passes (ruff, ruff format,
-sqlfluff with the dbt templater against the test stack's PostgreSQL, hadolint, the CI workflow's
-schema), and the CI workflow runs exactly the README's test command."""
+sqlfluff with the dbt templater against the test stack's PostgreSQL on every model and singular
+test: the suite's one lint of the SQL, hadolint, the CI workflow's schema), and the CI workflow
+runs exactly the README's test command."""
 
 from __future__ import annotations
 

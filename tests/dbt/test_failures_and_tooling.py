@@ -1,5 +1,6 @@
 """The plain `dbt build` command from the repository root, its exit code when a data test
-fails (and what it leaves in place), docs, lint, and parsing without a database."""
+fails (and what it leaves in place), docs, and parsing without a database. (sqlfluff's lint of
+the models and singular tests is a pre-commit hook: tests/conventions/test_pre_commit.py.)"""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from dbt.cli.main import dbtRunner
 from dbt_support import ROOT, subprocess_env
 
 DBT = str(Path(sys.executable).parent / "dbt")
-SQLFLUFF = str(Path(sys.executable).parent / "sqlfluff")
 
 
 def _dbt_build(run_date, tmp: Path) -> subprocess.CompletedProcess:
@@ -176,19 +176,6 @@ def test_a_mart_made_before_its_contract_gets_the_not_null_constraints(
                 " impressions, clicks, ctr, score) values (%s, 1, 'a', 1, 'p', 1, 0, 0, null)",
                 (day1,),
             )
-
-
-def test_sqlfluff_passes_on_the_models(project_db: str, tmp_path: Path) -> None:
-    lint = subprocess.run(
-        [SQLFLUFF, "lint", "dbt_project/models", "dbt_project/tests"],
-        cwd=ROOT,
-        env=subprocess_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert lint.returncode == 0, lint.stdout[-3000:] + lint.stderr[-2000:]
-    assert "All Finished" in lint.stdout + lint.stderr
 
 
 def test_parse_needs_no_database(dbt, monkeypatch: pytest.MonkeyPatch) -> None:

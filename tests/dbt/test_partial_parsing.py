@@ -41,7 +41,11 @@ def _compiled(tmp: Path) -> str:
     return next((tmp / "target" / "compiled").rglob(f"{MODEL}.sql")).read_text()
 
 
-def test_a_new_run_date_from_the_environment_keeps_partial_parsing(project_db, tmp_path) -> None:
+def test_new_days_and_ranges_from_the_environment_keep_partial_parsing(
+    project_db, tmp_path
+) -> None:
+    """One parse, then nights and backfill ranges with new days and versions: each compiles its
+    own days with the parsed project."""
     _dbt(tmp_path, "parse")
     for day, version in (("2031-01-01", "11"), ("2031-01-02", "12")):
         log = _dbt(
@@ -51,12 +55,6 @@ def test_a_new_run_date_from_the_environment_keeps_partial_parsing(project_db, t
         assert "Unable to do partial parsing" not in log
         assert "Partial parsing enabled" in log
         assert f"cast('{day}' as date)" in _compiled(tmp_path)
-
-
-def test_a_new_backfill_range_from_the_environment_keeps_partial_parsing(
-    project_db, tmp_path
-) -> None:
-    _dbt(tmp_path, "parse")
     for first, last in (("2031-01-01", "2031-01-30"), ("2031-02-01", "2031-02-03")):
         log = _dbt(
             tmp_path, "compile", "--select", MODEL,

@@ -12,14 +12,15 @@ the params and opens one run per day (ops.pipeline_runs, run ids `<Airflow run i
 with ONE new version; every other task reads them from start's XCom. The tasks after `start` are
 the nightly DAG's own (pipeline/airflow/tasks.py), in the same order (pipeline.flow.sequence):
 
-    start -> load_{advertiser_ids,product_views,ads_views} -> dbt_build -> FiltrarDatos
-          -> TopCTR, TopProduct -> DBWriting -> export -> publish -> cleanup
+    start -> load_{advertiser_ids,product_views,ads_views} -> dbt_build (one `dbt build`)
+          -> FiltrarDatos -> TopCTR, TopProduct -> DBWriting -> export -> publish -> cleanup
           nights_instead   (if a load, the build or a step failed)
           record_failure   (if anything failed)
 
-Each load task loads every day of the range for its source; `dbt_build` builds and tests every
-day of the range in ONE `dbt build` (the same SQL statements for all the days); a failing model
-or test fails its step's task, in its place, as in the nightly DAG. Export and publish then work
+Each load task loads every day of the range for its source; Cosmos's producer
+(`dbt_build.dbt_producer_watcher`) builds and tests every day of the range in ONE `dbt build` (the
+same SQL statements for all the days); a failing model or test fails its own task and its step,
+in its place, as in the nightly DAG. Export and publish then work
 day by day: each day is published on its own (write-audit-publish, as a night publishes).
 
 A range fails as a whole when one of its days fails (one build, one set of tests). Then
@@ -39,7 +40,13 @@ from datetime import date
 import pendulum
 from airflow.sdk import DAG, Param, get_current_context, task
 
-from pipeline.airflow.tasks import default_args, opened_runs, record_failure, steps_after
+from pipeline.airflow.tasks import (
+    default_args,
+    opened_runs,
+    record_failure,
+    start_dbt_env,
+    steps_after,
+)
 from pipeline.flow import sequence as steps
 
 DAG_ID = "adtech_backfill"
@@ -79,6 +86,7 @@ def start() -> list[dict]:
     context = get_current_context()
     days = requested_days(context["params"])
     opened = steps.start_range(context["run_id"], days[0], days[-1])
+    start_dbt_env(opened)
     return [run.as_dict() for run in opened]
 
 
@@ -140,5 +148,5 @@ with DAG(
     started = start()
     after = steps_after(started)
     alone = nights_instead()
-    [*after.loads, after.built, *after.reports.values()] >> alone
+    [*after.loads, *after.dbt.all()] >> alone
     [started, *after.all(), alone] >> record_failure()

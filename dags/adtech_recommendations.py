@@ -7,19 +7,20 @@ a run never works on two days. The tasks after `start` are pipeline/airflow/task
 with the `adtech_backfill` DAG (the one DAG whose runs work on a range of days). The steps
 and their order come from `pipeline.flow.sequence`, the same list `adtech run` walks:
 
-    start -> load_{advertiser_ids,product_views,ads_views} -> dbt_build -> FiltrarDatos
-          -> TopCTR, TopProduct -> DBWriting -> export -> publish -> cleanup
+    start -> load_{advertiser_ids,product_views,ads_views} -> dbt_build (one `dbt build`)
+          -> FiltrarDatos -> TopCTR, TopProduct -> DBWriting -> export -> publish -> cleanup
           (record_failure runs if anything failed)
 
-The dbt steps run as ONE `dbt build` (task `dbt_build`, the same call `adtech run` makes:
-pipeline.steps.transform.dbt_build, dbt's start-up paid once a run, not once per model), then one
-task per statement step reports that step's models and tests: a failing model or test fails its
-step's task (FiltrarDatos, TopCTR, TopProduct or DBWriting), the later steps are upstream_failed,
-and the day stops before `publish`. The run's day and version reach dbt as environment variables
-(pipeline.steps.transform.dbt_env), so a new day keeps dbt's partial parsing; the dbt target is
-pipeline.steps.transform's too (ADTECH_DBT_TARGET, else DBT_TARGET). The new version is built
-beside the served one (write-audit-publish): until `publish` switches to it, and forever if the
-run fails, the API answers D exactly as before.
+The dbt steps are Cosmos tasks (pipeline/airflow/dbt_group.py, ExecutionMode.WATCHER): Cosmos's
+producer `dbt_build.dbt_producer_watcher` runs ONE `dbt build` of every step (dbt's start-up paid
+once a run, as `adtech run` pays it), and each step is a task group holding a task per model and
+one for its tests, each reading its node's result from the build: a failing model or test fails
+its own task and its step, the later steps are upstream_failed, and the day stops before
+`publish`. The run's day and version reach dbt as environment variables rendered from `start`'s
+XCom (pipeline.steps.transform.dbt_env), so a new day keeps dbt's partial parsing; the dbt target
+is pipeline.settings' (ADTECH_DBT_TARGET, else DBT_TARGET). The new version is built beside the
+served one (write-audit-publish): until `publish` switches to it, and forever if the run fails,
+the API answers D exactly as before.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import pendulum
 from airflow.sdk import DAG, Param, get_current_context, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from pipeline.airflow.tasks import default_args, record_failure, steps_after
+from pipeline.airflow.tasks import default_args, record_failure, start_dbt_env, steps_after
 from pipeline.flow import sequence as steps
 
 
@@ -54,7 +55,9 @@ def start() -> dict:
     """Create what the project owns and open the run: its log day D and the new version of D's
     marts it builds (ops.pipeline_runs). A published D stays served meanwhile."""
     context = get_current_context()
-    return steps.start(context["run_id"], _log_day(context)).as_dict()
+    run = steps.start(context["run_id"], _log_day(context))
+    start_dbt_env([run])
+    return run.as_dict()
 
 
 with DAG(

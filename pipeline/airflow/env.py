@@ -41,7 +41,7 @@ def ensure_metadata_database(database_url: str) -> None:
 
 
 def project_settings(database_url: str, home: Path) -> dict[str, str]:
-    """This project's Airflow and dbt settings, as environment variables: what
+    """This project's Airflow, Cosmos and dbt settings, as environment variables: what
     `adtech stack env` exports and what `airflow_env` starts from."""
     return {
         "AIRFLOW_HOME": str(home),
@@ -55,6 +55,12 @@ def project_settings(database_url: str, home: Path) -> dict[str, str]:
         # answers took longer than the 5 s default and the task process was killed.
         "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "30",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        # A pipeline does not phone home: Cosmos sends usage telemetry from every task otherwise.
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        # Cosmos's producer keeps an XCom backup for a producer retry; the DAGs never retry it
+        # (a retried producer skips itself without building: pipeline/airflow/dbt_group.py), so
+        # there is nothing to back up.
+        "AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY": "False",
     }
 
 

@@ -8,9 +8,10 @@ the params or the dates again, so every task of a run works on the days its `sta
 one run a task does and returns exactly what it does for a day; with several it does it for each
 day, in order, and returns the results by day.
 
-The task ids are the functions' names (`dbt_build`, `export`, `publish`, `cleanup`,
-`record_failure`); `load` and `report_step` get theirs from the DAG (`load_<source>`, the step's
-name).
+The task ids are the functions' names (`export`, `publish`, `cleanup`, `record_failure`); `load`
+gets its own from the DAG (`load_<source>`). The dbt steps are Cosmos's tasks
+(pipeline/airflow/dbt_group.py): one `dbt build` (`dbt_build.dbt_producer_watcher`), then a task
+group per statement step holding its models' tasks.
 """
 
 from __future__ import annotations
@@ -23,15 +24,12 @@ from typing import Any
 
 from airflow.sdk import get_current_context, task
 
+from pipeline.airflow.dbt_group import DbtTasks, dbt_tasks
 from pipeline.airflow.notify import on_failure_callback
 from pipeline.flow import sequence as steps
 from pipeline.steps.runs import RunContext
 
 START_TASK = "start"
-BUILD_TASK = "dbt_build"
-
-# dbt's statuses of a node that passed; any other fails its step's task.
-PASSED = ("success", "pass", "warn")
 
 
 def default_args() -> dict:
@@ -81,51 +79,9 @@ def load(source: str) -> dict:
 
 
 @task
-def dbt_build() -> dict:
-    """Every dbt step for the run in ONE `dbt build` (models and their data tests; unit tests
-    run in development and CI), as `adtech run` does; for a range, every day of it in the same
-    build. Its nodes' results, by step, for the step tasks. Fails itself only when dbt could not
-    run at all (no node result, e.g. no database): a failing model or test is reported by its
-    step's task, in its place. After a successful build, still holding the build lock, it
-    exports FiltrarDatos' tables (steps.build: the next build replaces them)."""
-    from pipeline.steps.transform import DbtStepError
-
-    exported = None
-    try:
-        nodes, exported = steps.build(_runs())
-    except DbtStepError as exc:
-        if not exc.nodes:
-            raise
-        nodes = exc.nodes
-    return {"steps": steps.nodes_by_step(nodes), "exported": exported[2] if exported else {}}
-
-
-@task(retries=0)  # it reads dbt_build's results: a retry cannot change them (clear dbt_build)
-def report_step(name: str) -> dict:
-    """One statement step: its models' and tests' results from dbt_build; fails if any of them
-    failed, errored or was skipped (a failed test stops everything after it). Recorded in each
-    of the run's days' ops.pipeline_runs rows."""
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from pipeline.steps import runs as bookkeeping
-
-    runs = _runs()
-    nodes = get_current_context()["ti"].xcom_pull(task_ids=BUILD_TASK)["steps"][name]
-    for node in nodes:
-        print(f"{name}: {node['unique_id']} {node['status']} in {node['seconds']:.2f} s")
-    seconds = sum(node["seconds"] for node in nodes)
-    for run in runs:
-        bookkeeping.record_step(run.run_id, name, seconds, {"nodes": nodes})
-    failed = [f"{n['node']} ({n['status']})" for n in nodes if n["status"] not in PASSED]
-    if failed or not nodes:
-        raise AirflowFailException(f"{name} failed: {', '.join(failed) or 'no dbt node ran'}")
-    return {"nodes": len(nodes), "seconds": round(seconds, 3)}
-
-
-@task
 def export() -> dict:
     """The marts of the run's day(s) -> s3://<bucket>/intermediate/date=D/marts.*.csv.gz (a
-    range's days on one connection and S3 client); FiltrarDatos' tables went with dbt_build."""
+    range's days on one connection and S3 client); FiltrarDatos' tables went with the build."""
     runs = _runs()
     return steps.export(runs[0]) if len(runs) == 1 else steps.export_days(runs)
 
@@ -166,46 +122,40 @@ def record_failure() -> None:
     raise AirflowFailException(f"run {run_id} failed: its version was not published")
 
 
+def start_dbt_env(runs: list[RunContext]) -> None:
+    """For `start`: what dbt needs to know of the run (its day(s) and version), as an XCom
+    that the Cosmos tasks render into their environment (pipeline/airflow/dbt_group.py)."""
+    from pipeline.steps.transform import dbt_env
+
+    get_current_context()["ti"].xcom_push(key="dbt_env", value=dbt_env(runs))
+
+
 @dataclass(frozen=True)
 class StepTasks:
     """The tasks after `start`, as wired by `steps_after`."""
 
     loads: list
-    built: Any
-    reports: dict[str, Any]
+    dbt: DbtTasks
     exported: Any
     published: Any
     cleaned: Any
 
     def all(self) -> list:
-        return [
-            *self.loads,
-            self.built,
-            *self.reports.values(),
-            self.exported,
-            self.published,
-            self.cleaned,
-        ]
+        return [*self.loads, *self.dbt.all(), self.exported, self.published, self.cleaned]
 
 
 def steps_after(started) -> StepTasks:
     """Inside a DAG: the steps of pipeline.flow.sequence after `started`, in their order (a load
-    task per source, the one dbt build, a task per statement step wired as DBT_STEPS says, export,
-    publish, cleanup)."""
+    task per source, the dbt steps as Cosmos tasks with their one build, export, publish,
+    cleanup). `export` waits for the build itself as well as for the last step's models: a build
+    that failed stops the day even where a model's task could not tell."""
     loads = [load.override(task_id=f"load_{source}")(source=source) for source in steps.SOURCES]
-    built = dbt_build()
-    reports = {
-        step.name: report_step.override(task_id=step.name)(name=step.name)
-        for step in steps.DBT_STEPS
-    }
-    for step in steps.DBT_STEPS:
-        for upstream in step.upstream:
-            reports[upstream] >> reports[step.name]
-    first = [reports[s.name] for s in steps.DBT_STEPS if not s.upstream]
-    last = reports[steps.DBT_STEPS[-1].name]
+    dbt = dbt_tasks()
     exported = export()
     published = publish()
     cleaned = cleanup()
-    started >> loads >> built >> first
-    last >> exported >> published >> cleaned
-    return StepTasks(loads, built, reports, exported, published, cleaned)
+    started >> loads >> dbt.producer
+    dbt.steps[steps.DBT_STEPS[-1].name] >> exported
+    dbt.producer >> exported
+    exported >> published >> cleaned
+    return StepTasks(loads, dbt, exported, published, cleaned)

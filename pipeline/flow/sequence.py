@@ -88,6 +88,19 @@ def _dbt_steps() -> tuple[DbtStep, ...]:
 DBT_STEPS: tuple[DbtStep, ...] = _dbt_steps()
 
 
+def step_of_model(tags: Sequence[str]) -> str | None:
+    """The step a model belongs to, by its tags (DBT_STEPS' selections); None if it is in none.
+    The DAG groups each model's tasks under this step; the node reports use it too."""
+    selected = {f"tag:{tag}" for tag in tags}
+    return next((step.name for step in DBT_STEPS if step.select in selected), None)
+
+
+def dbt_selection() -> list[str]:
+    """Every step's selection, in DBT_STEPS order: the nodes of NIGHTLY_SELECTOR's build, as the
+    DAGs render them (one task group per step; the build itself runs the selector)."""
+    return [step.select for step in DBT_STEPS]
+
+
 def load(day: dt.date, source: str) -> dict:
     if get_settings().dbt_target == "spark":
         # Spark's raw partition of D; the bookkeeping stays in PostgreSQL (ops.load_manifest).
@@ -200,8 +213,7 @@ def _step_finder(nodes: list[dict]) -> Callable[[dict], str]:
 
     def step_of(node: dict) -> str:
         if node["unique_id"].startswith("model."):
-            tags = {f"tag:{tag}" for tag in node["tags"]}
-            return next((step.name for step in DBT_STEPS if step.select in tags), order[0])
+            return step_of_model(node["tags"]) or order[0]
         steps = [step_of(by_id[p]) for p in node["parents"] if p in by_id]
         return max(steps, key=order.index, default=order[0])
 

@@ -172,7 +172,7 @@ BUILD_LOCK_KEY = 0x616474656368
 
 
 @contextlib.contextmanager
-def _one_build_at_a_time() -> Iterator[None]:
+def one_build_at_a_time() -> Iterator[None]:
     """Two days' builds at once would share the intermediate tables (they hold the current run
     only), so one day's marts could be computed from another day's rows: a backfill started with
     several runs at once, or two `adtech run`s. Each build waits for the one before to finish.
@@ -203,23 +203,11 @@ def dbt_build(
     statements. `then` runs after a successful build, before the next build may start (it reads
     what only this build's working tables hold)."""
     days = build_days(run)
-    with environment(dbt_env(days)), _one_build_at_a_time():
+    with environment(dbt_env(days)), one_build_at_a_time():
         result = _invoke("build", "--selector", selector, *NIGHTLY_FLAGS, manifest=manifest)
         if result.success and then is not None:
             then()
-    nodes = [
-        {
-            "node": r.node.name,
-            "status": str(r.status),
-            "seconds": round(r.execution_time, 3),
-            "tags": list(r.node.tags),
-            "parents": list(getattr(r.node.depends_on, "nodes", []) or []),
-            "unique_id": r.node.unique_id,
-            # What a failing test or model said (its SQL error, its failure count).
-            **({"message": r.message} if str(r.status) in ("error", "fail", "warn") else {}),
-        }
-        for r in getattr(result.result, "results", None) or []
-    ]
+    nodes = node_summaries(result)
     if not result.success:
         failed = [
             f"{n['node']} ({n.get('message') or n['status']})"
@@ -232,3 +220,21 @@ def dbt_build(
             span += f"..{days[-1].day.isoformat()}"
         raise DbtStepError(f"dbt build --selector {selector} for {span}: {reason}", nodes)
     return nodes
+
+
+def node_summaries(result) -> list[dict]:
+    """One summary dict per node of a dbtRunner result (the pipeline's build and the DAG's Cosmos
+    producer both record these), with the tags and parents that tell which step it belongs to."""
+    return [
+        {
+            "node": r.node.name,
+            "status": str(r.status),
+            "seconds": round(r.execution_time, 3),
+            "tags": list(r.node.tags),
+            "parents": list(getattr(r.node.depends_on, "nodes", []) or []),
+            "unique_id": r.node.unique_id,
+            # What a failing test or model said (its SQL error, its failure count).
+            **({"message": r.message} if str(r.status) in ("error", "fail", "warn") else {}),
+        }
+        for r in getattr(result.result, "results", None) or []
+    ]

@@ -30,6 +30,8 @@ from tests.dags.dag_data import (
 from tests.reference import day_files, top_lists
 
 D1, D2, D3, D4 = "2024-11-20", "2024-11-21", "2024-11-22", "2024-11-23"
+PRODUCER = "dbt_build.dbt_producer_watcher"
+GATE = "dbt_build.dbt_producer_watcher_done"
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +127,11 @@ def _task_states(env: dict, day: str) -> dict[str, str | None]:
     return {task_id: state for task_id, (state, _) in task_instances(env, day).items()}
 
 
+def _step(states: dict[str, str | None], name: str) -> set[str | None]:
+    """The states of a step's tasks (its task group: a task per model and per model's tests)."""
+    return {state for task_id, state in states.items() if task_id.startswith(f"{name}.")}
+
+
 def test_a_day_failing_a_dbt_test_is_not_published(env, two_days) -> None:
     result = _run(env, D3)
     assert result.returncode != 0
@@ -134,17 +141,32 @@ def test_a_day_failing_a_dbt_test_is_not_published(env, two_days) -> None:
     assert {states[f"load_{s}"] for s in ("advertiser_ids", "product_views", "ads_views")} == {
         "success"
     }
-    # One dbt build ran every step; the failing test fails its step's task, in its place: the
-    # steps before it passed, nothing after it ran.
-    assert states["dbt_build"] == "success"
-    assert {states[s] for s in ("FiltrarDatos", "TopCTR", "TopProduct")} == {"success"}
-    assert states["DBWriting"] == "failed"
+    # One dbt build (Cosmos's producer) ran every step and failed; the failing test fails its
+    # model's tests task, in its place: the steps before it passed, nothing after it ran.
+    assert states[PRODUCER] == "failed"
+    assert states[GATE] == "success"
+    for step in ("FiltrarDatos", "TopCTR", "TopProduct"):
+        assert _step(states, step) == {"success"}, step
+    assert states["DBWriting.recommendations.run"] == "success"
+    assert states["DBWriting.recommendations.test"] == "failed"
+    assert _step(states, "DBWriting") == {"success", "failed", "upstream_failed"}
     output = result.stdout + result.stderr
-    assert "DBWriting failed:" in output and "assert_run_date_has_recommendations (fail)" in output
+    assert "Tests for model 'model.adtech_recs.recommendations' finished with status 'fail'" in (
+        output
+    )
     assert states["export"] == states["publish"] == "upstream_failed"
     assert states["record_failure"] == "failed"
     assert published(env) == [D1, D2]
     assert query(env, "select status from ops.pipeline_runs where date = %s", D3) == [("failed",)]
+    # The build recorded each step's nodes, the failing test among DBWriting's.
+    ((recorded,),) = query(env, "select steps from ops.pipeline_runs where date = %s", D3)
+    by_step = {step["step"]: step for step in recorded}
+    failing = [
+        node["status"]
+        for node in by_step["DBWriting"]["nodes"]
+        if node["node"] == "assert_run_date_has_recommendations"
+    ]
+    assert failing == ["fail"]
 
 
 def test_a_day_missing_in_s3_fails_in_the_load_task_with_a_clear_message(env, two_days) -> None:
@@ -167,7 +189,7 @@ def test_a_published_day_failing_its_rerun_stays_served_unchanged(env, s3) -> No
     only_inactive_events(s3, env["ADTECH_S3_BUCKET"], D1)
     result = _run(env, D1)
     assert result.returncode != 0
-    assert _task_states(env, D1)["DBWriting"] == "failed"
+    assert _task_states(env, D1)["DBWriting.recommendations.test"] == "failed"
     assert published(env) == [D1, D2]
     assert query(env, "select * from ops.published_days where date = %s", D1) == publication
     assert query(env, SERVED, D1) == served

@@ -21,6 +21,9 @@ $(VENV)/.installed: requirements/dev.txt pyproject.toml
 	# Airflow process would otherwise compile its imports again (dbt start-up 6.2 s -> 2.9 s).
 	$(BIN)/uv pip sync --quiet --compile-bytecode --python $(BIN)/python requirements/dev.txt
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps --config-settings editable_mode=compat -e .
+	# dbt's manifest, which the DAGs render their Cosmos tasks from (no dbt parse when Airflow
+	# first parses them; a DAG parse makes it again only after the dbt project changed).
+	$(BIN)/python -m pipeline.airflow.manifest
 	touch $@
 
 demo: install

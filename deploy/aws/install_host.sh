@@ -25,4 +25,7 @@ set -a
 . /etc/adtech-host.env
 set +a
 export DBT_SEND_ANONYMOUS_USAGE_STATS=false
+# dbt's manifest, which the DAGs render their Cosmos tasks from (pipeline/airflow/manifest.py),
+# made now for the host's dbt target rather than by the first DAG parse after an update.
+"$VENV/bin/python" -m pipeline.airflow.manifest
 "$VENV/bin/python" -m deploy.aws.airflow_host install

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 
+from pipeline.airflow.manifest import is_fresh, manifest_path
 from pipeline.settings import REPO_ROOT
 
 METADATA_DB = "airflow"
@@ -51,6 +52,10 @@ def project_settings(database_url: str, home: Path) -> dict[str, str]:
         "AIRFLOW__CORE__PARALLELISM": "2",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url(database_url),
+        # A DAG parse right after the dbt project changed runs `dbt parse` first
+        # (pipeline/airflow/manifest.py): 5-50 s on a busy machine, near Airflow's 30 s default.
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
+        "AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": "150",
         # Tasks report to the API server over HTTP; on a busy 2-core host (or a t2.small) its
         # answers took longer than the 5 s default and the task process was killed.
         "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "30",
@@ -131,6 +136,8 @@ def dag_is_registered(env: dict[str, str]) -> bool:
     files last changed (what `airflow dags list` and `airflow backfill create` read)."""
     folder = Path(env["AIRFLOW__CORE__DAGS_FOLDER"])
     newest = max((f.stat().st_mtime for f in folder.glob("*.py")), default=0.0)
+    if not is_fresh(manifest_path(folder.parent), folder.parent):  # the DAGs render dbt's project
+        return False
     try:
         with psycopg2.connect(_psycopg2_url(env)) as conn, conn.cursor() as cur:
             cur.execute(

@@ -4,6 +4,7 @@ for, and the backfill DAG has the same steps over a range of days."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pendulum
 import pytest
@@ -48,88 +49,129 @@ def test_schedule_has_a_one_day_interval_starting_at_the_log_day(dag) -> None:
     assert "run_date" in dag.params
 
 
+PRODUCER = "dbt_build.dbt_producer_watcher"
+GATE = "dbt_build.dbt_producer_watcher_done"
+STEPS = ("FiltrarDatos", "TopCTR", "TopProduct", "DBWriting")
+LOADS = {"load_advertiser_ids", "load_product_views", "load_ads_views"}
+OTHERS = {"start", PRODUCER, GATE, "export", "publish", "cleanup", "record_failure"}
+
+
+def _dbt_tasks(dag) -> dict[str, list[str]]:
+    """Each step's task ids (its task group's)."""
+    return {step: [t for t in dag.task_ids if t.startswith(f"{step}.")] for step in STEPS}
+
+
+def _ancestors(dag, task_id: str) -> set[str]:
+    return {t.task_id for t in dag.get_task(task_id).get_flat_relatives(upstream=True)}
+
+
 def test_tasks_and_their_order(dag) -> None:
     from pipeline.flow.sequence import DBT_STEPS
 
-    loads = {"load_advertiser_ids", "load_product_views", "load_ads_views"}
-    steps = {"FiltrarDatos", "TopCTR", "TopProduct", "DBWriting"}
-    others = {"start", "dbt_build", "export", "publish", "cleanup", "record_failure"}
-    # The assignment's steps are tasks of their own, named after them, and nothing else runs.
-    assert set(dag.task_ids) == loads | steps | others
-    assert [s.name for s in DBT_STEPS] == ["FiltrarDatos", "TopCTR", "TopProduct", "DBWriting"]
-    for load in loads:
+    assert [s.name for s in DBT_STEPS] == list(STEPS)
+    by_step = _dbt_tasks(dag)
+    # Nothing but the loads, the one build, the steps' model tasks and the publication runs.
+    assert set(dag.task_ids) == LOADS | OTHERS | {t for ts in by_step.values() for t in ts}
+    assert all(by_step.values())
+    for load in LOADS:
         assert _upstream(dag, load) == {"start"}
-    assert _upstream(dag, "dbt_build") == loads
-    assert _upstream(dag, "FiltrarDatos") == {"dbt_build"}
-    assert _upstream(dag, "TopCTR") == _upstream(dag, "TopProduct") == {"FiltrarDatos"}
-    assert _upstream(dag, "DBWriting") == {"TopCTR", "TopProduct"}
-    assert _upstream(dag, "export") == {"DBWriting"}
+    assert _upstream(dag, PRODUCER) == LOADS
+    assert _upstream(dag, GATE) == {PRODUCER}
+    # The gate runs after the build, passed or failed; skipped when it never ran.
+    assert dag.get_task(GATE).trigger_rule == "one_done"
+    for step, task_ids in by_step.items():
+        for task_id in task_ids:
+            # Every model task looks after the build ended (dag.test runs one task at a time).
+            assert GATE in _ancestors(dag, task_id), task_id
+            # ... and after every task of the steps before its own.
+            for upstream in next(s for s in DBT_STEPS if s.name == step).upstream:
+                assert set(by_step[upstream]) <= _ancestors(dag, task_id), (task_id, upstream)
+    # FiltrarDatos' first models wait for the gate alone.
+    assert {t for ts in by_step.values() for t in ts if _upstream(dag, t) == {GATE}}
+    last = {
+        t
+        for t in by_step["DBWriting"]
+        if not dag.get_task(t).downstream_task_ids - {"export", "record_failure"}
+    }
+    assert _upstream(dag, "export") == last | {PRODUCER}
     assert _upstream(dag, "publish") == {"export"}
     assert _upstream(dag, "cleanup") == {"publish"}
     assert dag.get_task("record_failure").trigger_rule == "one_failed"
-    assert _upstream(dag, "record_failure") == set(dag.task_ids) - {"record_failure"}
+    # Every task's failure reaches record_failure (directly or through upstream_failed leaves).
+    assert _ancestors(dag, "record_failure") == set(dag.task_ids) - {"record_failure"}
     assert [t.task_id for t in dag.leaves] == ["record_failure"]
 
 
-def test_the_step_tasks_follow_the_one_list_of_steps(dag) -> None:
-    """`adtech run` and the DAG walk pipeline.flow.sequence.DBT_STEPS: each step's upstream steps
-    are its task's upstream tasks, and a step's task never retries (it reports dbt_build's
-    results, which a retry cannot change)."""
-    from pipeline.flow.sequence import DBT_STEPS
-
-    for step in DBT_STEPS:
-        task = dag.get_task(step.name)
-        assert _upstream(dag, step.name) == (set(step.upstream) or {"dbt_build"})
-        assert task.op_kwargs == {"name": step.name}
-        assert task.retries == 0
-
-
-def test_every_dbt_node_runs_in_the_one_build_and_belongs_to_a_step() -> None:
-    """dbt_build selects the four steps' tags with buildable indirect selection: every model of
-    the project is in some step (or ephemeral, inlined), and every data or unit test has all its
-    models in the selection, so no test silently never runs. Each node is reported by a step."""
-    from pipeline.flow.sequence import DBT_STEPS, nodes_by_step
+def test_every_model_and_test_has_a_task_in_its_step(dag) -> None:
+    """Each model of the project (ephemeral ones are inlined) is a task of the step its tags name
+    (pipeline.flow.sequence, as `adtech run` reports it), and each data test is watched by
+    exactly one model's tests task: the model it checks, built last among its parents."""
+    from pipeline.flow.sequence import step_of_model
     from pipeline.steps.transform import parse_project
 
     manifest = parse_project()  # in memory, as `adtech run` parses (no database needed)
-    tags = {step.select.removeprefix("tag:") for step in DBT_STEPS}
-    nodes = {**manifest.nodes, **manifest.unit_tests}
     models = {
         uid: node
-        for uid, node in nodes.items()
+        for uid, node in manifest.nodes.items()
         if node.resource_type == "model" and node.config.materialized != "ephemeral"
     }
-    assert models
-    untagged = [uid for uid, node in models.items() if not tags & set(node.tags)]
-    assert untagged == []
-    selected = {
-        uid
-        for uid, node in nodes.items()
-        if node.resource_type == "model" and tags & set(node.tags)
-    }
-    orphans = []
-    results = []
-    for uid, node in nodes.items():
-        if node.resource_type not in ("test", "unit_test"):
-            continue
-        parents = [p for p in node.depends_on.nodes if p.startswith("model.")]
-        if not set(parents) <= selected:
-            orphans.append(uid)
-        results.append({"unique_id": uid, "parents": parents, "tags": list(node.tags)})
-    assert orphans == []
-    results += [{"unique_id": uid, "parents": [], "tags": n.tags} for uid, n in models.items()]
-    by_step = nodes_by_step(results)
-    assert sum(len(v) for v in by_step.values()) == len(results)
-    assert all(by_step[step.name] for step in DBT_STEPS)
-    assert "model.adtech_recs.recommendations" in {n["unique_id"] for n in by_step["DBWriting"]}
+    assert len(models) >= 10
+    producer = dag.get_task(PRODUCER)
+    tested = {model for model, tests in producer.tests_per_model.items() if tests}
+    for uid, node in models.items():
+        step = step_of_model(node.tags)
+        assert step in STEPS, uid
+        run = [f"{step}.{node.name}.run", f"{step}.{node.name}_run"]
+        assert set(run) & set(dag.task_ids), uid
+        if uid in tested:
+            assert f"{step}.{node.name}.test" in dag.task_ids, uid
+    data_tests = [uid for uid, n in manifest.nodes.items() if n.resource_type == "test"]
+    owners = [m for t in data_tests for m, tests in producer.tests_per_model.items() if t in tests]
+    assert len(owners) == len(data_tests)
+    relationships = next(t for t in data_tests if ".relationships_top_ctr_" in t)
+    assert [m for m, ts in producer.tests_per_model.items() if relationships in ts] == [
+        "model.adtech_recs.top_ctr"
+    ]
 
 
-def test_no_task_renders_dbt_from_a_manifest_or_passes_vars(dag) -> None:
-    """One dbt invocation a run, in dbt_build (pipeline.steps.transform.dbt_build, as `adtech run`):
-    no Cosmos task starting dbt once per model, no `--vars` (a new day would force dbt to parse
-    the whole project again; the day and version reach dbt as environment variables)."""
-    assert not [t.task_id for t in dag.tasks if type(t).__module__.startswith("cosmos")]
-    assert dag.get_task("dbt_build").retries == dag.default_args["retries"]
+def test_one_build_by_cosmos_with_the_day_from_start_and_no_retry(dag) -> None:
+    """Cosmos runs dbt: its producer (the build lock and FiltrarDatos' export around it) builds
+    the steps' selection once; the watchers never run dbt. The day and version reach dbt as
+    environment rendered from start's XCom, never as --vars (a new day would force a full
+    parse). No Cosmos task retries: a failed day is run again as a new DAG run."""
+    from cosmos.operators.watcher import DbtConsumerWatcherSensor
+
+    from pipeline.airflow.dbt_group import LockedBuildProducer, ModelWatcher, TestsWatcher
+    from pipeline.flow.sequence import dbt_selection
+
+    producer = dag.get_task(PRODUCER)
+    assert type(producer) is LockedBuildProducer
+    assert producer.select == " ".join(dbt_selection())
+    assert "--exclude-resource-type" in producer.dbt_cmd_flags
+    assert not producer.vars
+    assert set(producer.env) == {"ADTECH_RUN_DATE", "ADTECH_RUN_DATE_END", "ADTECH_BUILD_VERSION"}
+    assert all("xcom_pull(task_ids='start', key='dbt_env')" in v for v in producer.env.values())
+    watchers = [t for t in dag.tasks if isinstance(t, DbtConsumerWatcherSensor)]
+    assert {type(t) for t in watchers} == {ModelWatcher, TestsWatcher}
+    assert all(t.producer_task_id == PRODUCER for t in watchers)
+    assert {t.retries for t in [producer, *watchers]} == {0}
+    # Cosmos records no usage metadata (telemetry off in the project's Airflow settings).
+    assert "__cosmos_telemetry_metadata__" not in dag.params
+
+
+def test_a_watcher_never_runs_dbt_itself(dag) -> None:
+    """Where Cosmos's watcher would run dbt for its model (a retry, a build that failed before
+    reporting the model), the project's fails, naming the build: no dbt outside the build."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from pipeline.airflow.env import project_settings
+
+    watcher = dag.get_task("DBWriting.recommendations.test")
+    with pytest.raises(AirflowFailException, match=r"did not report model\.adtech_recs\.recommen"):
+        watcher._fallback_to_non_watcher_run(2, {})
+    settings = project_settings("postgresql://u@h/db", Path("/tmp"))
+    assert settings["AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY"] == "False"
+    assert settings["AIRFLOW__COSMOS__ENABLE_TELEMETRY"] == "False"
 
 
 def test_the_backfill_dag_runs_the_same_steps_over_a_range(bag, dag) -> None:
@@ -143,17 +185,20 @@ def test_the_backfill_dag_runs_the_same_steps_over_a_range(bag, dag) -> None:
         if task_id != "record_failure":
             assert _upstream(backfill, task_id) == _upstream(dag, task_id), task_id
         # The same task code (pipeline/airflow/tasks.py), not a copy: start alone differs.
-        if task_id != "start":
-            assert (
-                backfill.get_task(task_id).python_callable is dag.get_task(task_id).python_callable
-            )
+        callable_ = getattr(dag.get_task(task_id), "python_callable", None)
+        if task_id != "start" and callable_ is not None:
+            assert backfill.get_task(task_id).python_callable is callable_
     alone = backfill.get_task("nights_instead")
     assert alone.trigger_rule == "one_failed" and alone.retries == 0
-    loads = {"load_advertiser_ids", "load_product_views", "load_ads_views"}
-    steps = {"FiltrarDatos", "TopCTR", "TopProduct", "DBWriting"}
-    assert _upstream(backfill, "nights_instead") == loads | {"dbt_build"} | steps
+    assert LOADS | {PRODUCER, GATE} <= _upstream(backfill, "nights_instead")
+    assert _ancestors(backfill, "nights_instead") == set(dag.task_ids) - {
+        "export",
+        "publish",
+        "cleanup",
+        "record_failure",
+    }
     assert backfill.get_task("record_failure").trigger_rule == "one_failed"
-    assert _upstream(backfill, "record_failure") == set(backfill.task_ids) - {"record_failure"}
+    assert _ancestors(backfill, "record_failure") == set(backfill.task_ids) - {"record_failure"}
     assert [t.task_id for t in backfill.leaves] == ["record_failure"]
 
 

@@ -133,11 +133,16 @@ def migrate(env: dict[str, str]) -> bool:
 
 def dag_is_registered(env: dict[str, str]) -> bool:
     """True when the metadata database holds the DAG as parsed from this dags folder since its
-    files last changed (what `airflow dags list` and `airflow backfill create` read)."""
+    files or dbt's manifest last changed (what `airflow dags list` and `airflow backfill create`
+    read)."""
     folder = Path(env["AIRFLOW__CORE__DAGS_FOLDER"])
     newest = max((f.stat().st_mtime for f in folder.glob("*.py")), default=0.0)
-    if not is_fresh(manifest_path(folder.parent), folder.parent):  # the DAGs render dbt's project
+    # The DAGs render dbt's project from its manifest: a stale one, or one made since the DAG
+    # was registered, means tasks the metadata database does not have yet.
+    manifest = manifest_path(folder.parent)
+    if not is_fresh(manifest, folder.parent):
         return False
+    newest = max(newest, manifest.stat().st_mtime)
     try:
         with psycopg2.connect(_psycopg2_url(env)) as conn, conn.cursor() as cur:
             cur.execute(

@@ -86,8 +86,9 @@ def test_second_stack_up_neither_migrates_nor_parses_again(checkout: Path) -> No
     assert "migrated" not in again.stderr and "parsed into" not in again.stderr
 
 
-def test_dags_list_shows_the_dags_imported_without_a_dbt_manifest(checkout: Path) -> None:
-    """Both DAGs, the nightly one and the backfill, registered by `adtech stack up` alone."""
+def test_dags_list_shows_the_dags_registered_by_stack_up(checkout: Path) -> None:
+    """Both DAGs, the nightly one and the backfill, registered by `adtech stack up` alone, which
+    made dbt's manifest they render from (the copy had no target/)."""
     listed = shell(checkout, LOADED + "airflow dags list -o json")
     assert listed.returncode == 0, listed.stderr
     (printed,) = [line for line in listed.stdout.splitlines() if line.startswith("[{")]
@@ -95,9 +96,7 @@ def test_dags_list_shows_the_dags_imported_without_a_dbt_manifest(checkout: Path
     assert {d["dag_id"]: d["fileloc"] for d in dags} == {
         name: str(checkout / "dags" / f"{name}.py") for name in (DAG_ID, BACKFILL_ID)
     }
-    # The copy had no target/, and the DAG's import needs no manifest (its dbt steps run as one
-    # `dbt build` in a task): importing it does not run `dbt parse`.
-    assert not (checkout / "target" / "manifest.json").exists()
+    assert (checkout / "target" / "dag" / "default" / "manifest.json").exists()
     errors = shell(checkout, LOADED + "airflow dags list-import-errors -o json")
     assert errors.returncode == 0, errors.stderr
     assert "adtech_recommendations.py" not in errors.stdout
@@ -154,3 +153,17 @@ def test_backfill_create_is_accepted(checkout: Path) -> None:
         DAG_ID,
     )
     assert [day for (day,) in runs] == days
+
+
+def test_a_model_added_to_the_project_is_a_task_of_the_dag(checkout: Path) -> None:
+    """Runs last: a new staging model (FiltrarDatos by its folder's tag) makes the manifest stale;
+    the next parse of the DAG makes it again, and the model is a task of its step; `adtech stack
+    up` registers the DAG again."""
+    model = checkout / "dbt_project" / "models" / "staging" / "stg_added_for_test.sql"
+    model.write_text("select 1 as one\n")
+    listed = shell(checkout, LOADED + f"airflow tasks list {DAG_ID}")
+    assert listed.returncode == 0, listed.stderr[-3000:]
+    assert "FiltrarDatos.stg_added_for_test_run" in listed.stdout.split()
+    again = shell(checkout, "adtech stack up")
+    assert again.returncode == 0, again.stderr
+    assert "parsed into" in again.stderr

@@ -32,6 +32,13 @@ GOOD = ["2024-11-20", "2024-11-21", "2024-11-22"]
 MIXED = ["2024-11-22", "2024-11-23", "2024-11-24"]  # 22 and 24 fail alone, 23 passes
 LOADS = {"load_advertiser_ids", "load_product_views", "load_ads_views"}
 STEPS = {"FiltrarDatos", "TopCTR", "TopProduct", "DBWriting"}
+PRODUCER = "dbt_build.dbt_producer_watcher"
+GATE = "dbt_build.dbt_producer_watcher_done"
+
+
+def _step(tasks: dict[str, str], name: str) -> set[str]:
+    """The states of a step's tasks (its task group: a task per model and per model's tests)."""
+    return {state for task_id, state in tasks.items() if task_id.startswith(f"{name}.")}
 
 
 @pytest.fixture(scope="module")
@@ -119,16 +126,10 @@ def test_a_range_runs_the_nightly_steps_once_for_all_its_days(env, good_range) -
     """The same tasks as the nightly DAG, each run once for the range, all successful; the
     fallback and the failure record did not run."""
     _, _, (run_id, _, tasks) = good_range
-    assert set(tasks) == LOADS | STEPS | {
-        "start",
-        "dbt_build",
-        "export",
-        "publish",
-        "cleanup",
-        "nights_instead",
-        "record_failure",
-    }
-    assert {tasks[t] for t in LOADS | STEPS | {"start", "dbt_build", "publish"}} == {"success"}
+    others = {"start", PRODUCER, GATE, "export", "publish", "cleanup", "nights_instead"}
+    assert {t for t in tasks if t.split(".")[0] not in STEPS} == LOADS | others | {"record_failure"}
+    assert {tasks[t] for t in LOADS | {"start", PRODUCER, GATE, "publish"}} == {"success"}
+    assert set().union(*(_step(tasks, step) for step in STEPS)) == {"success"}
     assert tasks["nights_instead"] == tasks["record_failure"] == "skipped"
     # Each day's run records each statement step (from the one build).
     for day in GOOD:
@@ -165,10 +166,14 @@ def test_a_failing_test_fails_its_step_task_in_place(env, mixed_range) -> None:
     result, _, (_, state, tasks) = mixed_range
     assert result.returncode != 0
     output = _output(result)
-    assert "DBWriting failed:" in output and "assert_run_date_has_recommendations (fail)" in output
-    assert {tasks[t] for t in LOADS | {"start", "dbt_build"}} == {"success"}
-    assert {tasks[s] for s in ("FiltrarDatos", "TopCTR", "TopProduct")} == {"success"}
-    assert tasks["DBWriting"] == "failed"
+    assert "Tests for model 'model.adtech_recs.recommendations' finished with status 'fail'" in (
+        output
+    )
+    assert {tasks[t] for t in LOADS | {"start", GATE}} == {"success"}
+    assert tasks[PRODUCER] == "failed"
+    for step in ("FiltrarDatos", "TopCTR", "TopProduct"):
+        assert _step(tasks, step) == {"success"}, step
+    assert tasks["DBWriting.recommendations.test"] == "failed"
     assert tasks["export"] == tasks["publish"] == "upstream_failed"
     assert tasks["nights_instead"] == "success"
     assert tasks["record_failure"] == "failed"
@@ -265,6 +270,7 @@ def test_bad_params_fail_with_a_clear_error_and_change_nothing(env, good_range, 
         _, state_of_run, tasks = latest_run(env)
         assert state_of_run == "failed" and tasks["start"] == "failed"
         assert tasks["nights_instead"] == "skipped"
-        assert {tasks[t] for t in LOADS | {"dbt_build", "publish"}} == {"upstream_failed"}
+        assert {tasks[t] for t in LOADS | {PRODUCER, "publish"}} == {"upstream_failed"}
+        assert tasks[GATE] == "skipped"
     for table, rows in state.items():
         assert query(env, f"select * from ops.{table} order by 1, 2") == rows

@@ -1,11 +1,11 @@
 """Orchestration benchmark: DAG parse time and Airflow's overhead per day.
 
     .venv/bin/python -m bench.dag_bench [--events 200000]
-    .venv/bin/python -m bench.dag_bench --compare NAME=DAGS_FOLDER,... [--nights 3]
+    .venv/bin/python -m bench.dag_bench --compare NAME=DAGS_FOLDER,... [--nights 3] [--noop]
     .venv/bin/python -m bench.dag_bench --backfill 30 [--backfill-dags DAGS_FOLDER]
     .venv/bin/python -m bench.dag_bench --range 30 [--rounds 1] [--scheduler]
 
-1. Parse: DagBag of dags/ (the two DAGs, no dbt manifest needed), against
+1. Parse: DagBag of dags/ (the two DAGs, rendered by Cosmos from dbt's manifest), against
    the same-run baseline of a DagBag holding one trivial DAG. Target: under 1 s.
 2. Overhead: one day run with `airflow dags test`; overhead = wall time - the sum of its task
    instances' durations (from Airflow's metadata). Baseline: the same steps for another day of the
@@ -17,6 +17,12 @@ REV:dags/adtech_recommendations.py`, with REPO_ROOT pointed at the checkout); ea
 database of its own. Every night, on NEW dates, each variant runs `airflow dags test` for one day
 and `adtech run` runs another, the order rotating night by night; after one uncounted warm-up
 night. Prints each night, each contender's best, and each variant's best / adtech run's best.
+A dags folder whose parent is a checkout (e.g. `git worktree add /tmp/main main`) runs with that
+checkout first on PYTHONPATH, so an older DAG runs with its own pipeline code. With --noop, each
+variant's no-op twin (the same task ids, trigger rules and edges, every task doing nothing) runs
+as a contender too; with two variants ONE_BUILD=...,PER_MODEL=... the bench prints the per-model
+DAG's target: the one-build DAG's day + the difference of the twins (Airflow's own cost of the
+added task instances) + 10 %.
 
 With --backfill N: N new days through Airflow against N pandas nights. First the
 pandas baseline runs the N days one after another; then `airflow standalone` (scheduler, DAG
@@ -125,13 +131,25 @@ def variant_env(env: dict, name: str, folder: Path, root: Path) -> dict:
         "AIRFLOW__CORE__DAGS_FOLDER": str(folder),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": url,
     }
+    if (folder.parent / "pipeline").is_dir():  # a checkout of another commit: its own code
+        flow["PYTHONPATH"] = os.pathsep.join([str(folder.parent), env.get("PYTHONPATH", "")])
     migrate(flow)
     return flow
 
 
-def compare(env: dict, root: Path, variants: dict[str, Path], nights: int, events: int) -> None:
-    envs = {name: variant_env(env, name, folder, root) for name, folder in variants.items()}
-    contenders = [*variants, "adtech run"]
+def compare(
+    env: dict, root: Path, variants: dict[str, Path], nights: int, events: int, noop: bool = False
+) -> None:
+    dags = dict(variants)
+    if noop:  # each variant's no-op twin: Airflow's own cost for a day of that shape
+        dags |= {
+            f"noop-{name}": noop_night_dags(folder, root, env) for name, folder in variants.items()
+        }
+    envs = {
+        name: variant_env(env, name.replace("-", "_"), folder, root)
+        for name, folder in dags.items()
+    }
+    contenders = [*dags, "adtech run"]
     first = dt.date(2025, 3, 1)
     days = [first + dt.timedelta(days=i) for i in range((nights + 1) * len(contenders))]
     subprocess.run(
@@ -165,6 +183,19 @@ def compare(env: dict, root: Path, variants: dict[str, Path], nights: int, event
             flush=True,
         )
     base = walls["adtech run"]
+    if noop and len(variants) == 2:
+        # The target of the per-model DAG (second variant) against the one-build DAG (first):
+        # its day at most the first's plus what Airflow takes for its added task instances
+        # (the difference of the two no-op twins), plus 10 %.
+        first, second = variants
+        added = min(walls[f"noop-{second}"]) - min(walls[f"noop-{first}"])
+        target = (min(walls[first]) + added) * 1.10
+        print(
+            f"  {second}: best {min(walls[second]):.2f} s; target (best {first}"
+            f" {min(walls[first]):.2f} s + added task instances {added:.2f} s) x 1.10 ="
+            f" {target:.2f} s: {'met' if min(walls[second]) <= target else 'NOT met'}",
+            flush=True,
+        )
     for name in variants:
         ratios = [a / b for a, b in zip(walls[name], base, strict=True)]
         print(
@@ -292,7 +323,7 @@ with DAG(
     "{dag_id}",
     schedule=None,
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
-    params={{"start": Param(type="string"), "end": Param(type="string")}},
+    params={params},
     default_args={{"retries": 0}},
 ):
     made = {{
@@ -316,8 +347,40 @@ def noop_range_dags(root: Path) -> Path:
     folder = root / "noop_dags"
     folder.mkdir(exist_ok=True)
     (folder / "noop_backfill.py").write_text(
-        NOOP_DAG.format(tasks=tasks, edges=edges, dag_id=BACKFILL_DAG)
+        NOOP_DAG.format(tasks=tasks, edges=edges, dag_id=BACKFILL_DAG, params=RANGE_PARAMS)
     )
+    return folder
+
+
+RANGE_PARAMS = '{"start": Param(type="string"), "end": Param(type="string")}'
+NIGHT_PARAMS = '{"run_date": Param(None, type=["null", "string"])}'
+# The nightly DAG's tasks and edges, printed by a process importing it from a checkout.
+SHAPE_PROBE = """
+import json
+from dags.adtech_recommendations import dag
+tasks = {t.task_id: getattr(t.trigger_rule, "value", t.trigger_rule) for t in dag.tasks}
+edges = sorted((u, t.task_id) for t in dag.tasks for u in t.upstream_task_ids)
+print("RESULT " + json.dumps([tasks, edges]))
+"""
+
+
+def noop_night_dags(variant: Path, root: Path, env: dict) -> Path:
+    """The nightly DAG's twin for a variant's dags folder (its checkout's code): the same task
+    ids, trigger rules and edges, every task doing nothing; run with `airflow dags test`, it is
+    what Airflow itself costs for a day of that shape (its task instances included)."""
+    checkout = variant.parent
+    probe_env = {**env, "PYTHONPATH": os.pathsep.join([str(checkout), env.get("PYTHONPATH", "")])}
+    stdout = subprocess.run(
+        [sys.executable, "-c", SHAPE_PROBE], cwd=checkout, env=probe_env, check=True,
+        capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    tasks, edges = json.loads(next(x for x in stdout.splitlines() if x.startswith("RESULT "))[7:])
+    folder = root / f"noop_{variant.parent.name}_{len(tasks)}"
+    folder.mkdir(exist_ok=True)
+    (folder / "noop_night.py").write_text(
+        NOOP_DAG.format(tasks=tasks, edges=[tuple(e) for e in edges], dag_id=DAG_ID,
+                        params=NIGHT_PARAMS)
+    )  # fmt: skip
     return folder
 
 
@@ -486,6 +549,9 @@ def main() -> None:
     )
     parser.add_argument("--compare", help="NAME=DAGS_FOLDER,... : DAG variants, A/B")
     parser.add_argument("--nights", type=int, default=3, help="counted nights with --compare")
+    parser.add_argument(
+        "--noop", action="store_true", help="--compare also runs each variant's no-op twin"
+    )
     parser.add_argument("--backfill", type=int, default=0, help="days of a backfill vs pandas")
     parser.add_argument("--backfill-dags", default=str(REPO_ROOT / "dags"), help="dags folder")
     parser.add_argument("--range", type=int, default=0, help="days of one backfill DAG run")
@@ -511,7 +577,8 @@ def main() -> None:
         if args.compare:
             variants = dict(item.split("=", 1) for item in args.compare.split(","))
             print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()}", flush=True)
-            compare(env, root, {k: Path(v) for k, v in variants.items()}, args.nights, args.events)
+            folders = {k: Path(v) for k, v in variants.items()}
+            compare(env, root, folders, args.nights, args.events, args.noop)
             return
         if args.backfill or args.range:
             print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()}", flush=True)

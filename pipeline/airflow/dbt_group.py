@@ -39,7 +39,6 @@ partial parsing. What the build selects is pipeline.flow.sequence's (dbt_selecti
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from airflow.sdk import TaskGroup
@@ -67,7 +66,7 @@ from cosmos.operators.watcher import (
     DbtTestWatcherOperator,
 )
 
-from pipeline.airflow.manifest import ensure_manifest
+from pipeline.airflow.manifest import dbt_project, ensure_manifest
 from pipeline.flow import sequence
 from pipeline.settings import REPO_ROOT, dbt_target
 from pipeline.steps.transform import NIGHTLY_FLAGS
@@ -187,7 +186,7 @@ def _env() -> dict[str, str]:
 
 
 def _configs(target: str) -> tuple[ProjectConfig, ProfileConfig, ExecutionConfig]:
-    project = yaml_project(REPO_ROOT)
+    project = dbt_project(REPO_ROOT)
     project_config = ProjectConfig(
         dbt_project_path=REPO_ROOT,
         models_relative_path=project["model-paths"][0],
@@ -211,12 +210,6 @@ def _configs(target: str) -> tuple[ProjectConfig, ProfileConfig, ExecutionConfig
         test_indirect_selection=TestIndirectSelection.BUILDABLE,
     )
     return project_config, profile_config, execution_config
-
-
-def yaml_project(root: Path) -> dict:
-    import yaml
-
-    return yaml.safe_load((root / "dbt_project.yml").read_text())
 
 
 def dbt_tasks() -> DbtTasks:

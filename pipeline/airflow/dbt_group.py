@@ -32,8 +32,11 @@ XCom backup for producer retries, which never happen here.
 
 The run's day(s) and version reach dbt as environment variables rendered per task from `start`'s
 XCom (key `dbt_env`, pipeline.steps.transform.dbt_env), never as --vars: a new day keeps dbt's
-partial parsing. What the build selects is pipeline.flow.sequence's (dbt_selection), the same as
-`adtech run` builds; each model goes to its step by its tags (sequence.step_of_model).
+partial parsing. The build is `dbt build --selector nightly` (selectors.yml), the same as `adtech
+run` builds, after the same check of the run's sources (`dbt source freshness`: an empty or stale
+source fails the producer with its name before anything is built). The task groups render the
+steps' tags that the selector unions (sequence.dbt_selection); each model goes to its step by its
+tags (sequence.step_of_model).
 """
 
 from __future__ import annotations
@@ -103,6 +106,9 @@ class LockedBuildProducer(DbtProducerWatcherOperator):
         if not runs:
             raise RuntimeError(f"task {START_TASK!r} opened no run (see its log)")
         exported: dict = {}
+        # The day's sources first, as `adtech run` (sequence.build): nothing is built from an
+        # empty or stale source, and the error names it.
+        sequence.check_sources(runs)
         try:
             with one_build_at_a_time():
                 super().execute(context, **kwargs)
@@ -265,6 +271,9 @@ def dbt_tasks() -> DbtTasks:
         },
     )
     producer = group.children[PRODUCER_TASK]
+    # The build runs the night's selector, as `adtech run` does (dbt ignores --exclude beside a
+    # selector; the selector itself leaves the unit tests out).
+    producer.select, producer.exclude, producer.selector = None, None, sequence.NIGHTLY_SELECTOR
     # The producer holds the build lock and exports FiltrarDatos: Cosmos's producer, subclassed
     # (Cosmos names its producer's class by execution mode, with no setting to replace it).
     producer.__class__ = LockedBuildProducer

@@ -136,18 +136,21 @@ def test_every_model_and_test_has_a_task_in_its_step(dag) -> None:
 
 def test_one_build_by_cosmos_with_the_day_from_start_and_no_retry(dag) -> None:
     """Cosmos runs dbt: its producer (the build lock and FiltrarDatos' export around it) builds
-    the steps' selection once; the watchers never run dbt. The day and version reach dbt as
+    the night's selector once; the watchers never run dbt. The day and version reach dbt as
     environment rendered from start's XCom, never as --vars (a new day would force a full
     parse). No Cosmos task retries: a failed day is run again as a new DAG run."""
     from cosmos.operators.watcher import DbtConsumerWatcherSensor
 
     from pipeline.airflow.dbt_group import LockedBuildProducer, ModelWatcher, TestsWatcher
-    from pipeline.flow.sequence import dbt_selection
+    from pipeline.flow.sequence import NIGHTLY_SELECTOR
 
     producer = dag.get_task(PRODUCER)
     assert type(producer) is LockedBuildProducer
-    assert producer.select == " ".join(dbt_selection())
-    assert "--exclude-resource-type" in producer.dbt_cmd_flags
+    # The night's selector, as `adtech run` builds (it leaves the unit tests out).
+    assert (producer.selector, producer.select, producer.exclude) == (NIGHTLY_SELECTOR, None, None)
+    command, _ = producer.build_cmd(context={}, cmd_flags=producer.add_cmd_flags())
+    assert command[command.index("--selector") + 1] == NIGHTLY_SELECTOR
+    assert "--select" not in command
     assert not producer.vars
     assert set(producer.env) == {"ADTECH_RUN_DATE", "ADTECH_RUN_DATE_END", "ADTECH_BUILD_VERSION"}
     assert all("xcom_pull(task_ids='start', key='dbt_env')" in v for v in producer.env.values())

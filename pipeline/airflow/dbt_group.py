@@ -26,7 +26,11 @@ running dbt itself.
 Retries (docs/ARCHITECTURE.md, "Retries"): the producer never retries (Cosmos skips a retried
 producer without building, upstream issues #3001, #2554, #2811), and neither do the watchers (a
 retried watcher runs dbt for its model by itself, outside the build lock). A failed day is run
-again as a new DAG run: `start` opens a new version, the build rebuilds it whole.
+again as a new DAG run, or by clearing its DAG run from `start` (the UI's Clear, `airflow backfill
+create --reprocess-behavior`): `start` opens a new version and the producer builds it whole, where
+Cosmos's own producer would skip a second try; the watchers then read that build. A producer
+cleared alone refuses to rebuild a version that is no longer being built (published, failed or
+replaced): that would change the served day in place.
 AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY is off (pipeline/airflow/env.py): it only keeps an
 XCom backup for producer retries, which never happen here.
 
@@ -82,6 +86,19 @@ START_TASK = "start"
 DBT_ENV_KEYS = ("ADTECH_RUN_DATE", "ADTECH_RUN_DATE_END", "ADTECH_BUILD_VERSION")
 
 
+class _FirstTry:
+    """A task instance as its producer reads it on a cleared rerun: every attribute its own, but
+    the try number 1, the only one on which Cosmos's producer builds."""
+
+    try_number = 1
+
+    def __init__(self, ti: Any) -> None:
+        self._ti = ti
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ti, name)
+
+
 class LockedBuildProducer(DbtProducerWatcherOperator):
     """Cosmos's producer (one `dbt build`, each node's result pushed for its watcher), holding the
     build lock for the build and for FiltrarDatos' export: the intermediate tables hold only the
@@ -98,6 +115,8 @@ class LockedBuildProducer(DbtProducerWatcherOperator):
         return result
 
     def execute(self, context: Any, **kwargs: Any) -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
         from pipeline.airflow.tasks import opened_runs
         from pipeline.steps import runs as bookkeeping
         from pipeline.steps.transform import node_summaries, one_build_at_a_time
@@ -105,6 +124,18 @@ class LockedBuildProducer(DbtProducerWatcherOperator):
         runs = opened_runs()
         if not runs:
             raise RuntimeError(f"task {START_TASK!r} opened no run (see its log)")
+        closed = [
+            f"{run.day} (version {run.version})" for run in runs if not bookkeeping.still_open(run)
+        ]
+        if closed:
+            raise AirflowFailException(
+                f"{', '.join(closed)} is no longer being built (published, failed or replaced):"
+                f" clear the DAG run from {START_TASK!r} instead, which opens a new version"
+            )
+        if context["ti"].try_number > 1:
+            # Retries are off, so this is a cleared task (the UI's Clear, `airflow backfill
+            # create --reprocess-behavior`): build again. Cosmos's producer would skip itself.
+            context = {**context, "ti": _FirstTry(context["ti"])}
         exported: dict = {}
         # The day's sources first, as `adtech run` (sequence.build): nothing is built from an
         # empty or stale source, and the error names it.
@@ -126,6 +157,11 @@ class _NoFallback:
     """A watcher that never runs dbt itself. Cosmos's watcher runs `dbt run`/`dbt test` for its
     model on a retry, or when the producer failed before reporting the model: outside the build
     lock, and the build already failed. Here it fails instead, naming the producer."""
+
+    def _handle_retry(self, try_number: int, producer_task_state: Any, context: Any) -> None:
+        """A cleared watcher (retries are off) reads the build's result like a first try: the
+        producer's statuses of its latest build, or none, which fails it below."""
+        return None
 
     def _fallback_to_non_watcher_run(self, try_number: int, context: Any) -> bool:
         from airflow.sdk.exceptions import AirflowFailException

@@ -87,6 +87,19 @@ def start_run(run_id: str, day: dt.date, version: int | None = None) -> RunConte
     return RunContext(run_id, day, version)
 
 
+def still_open(run: RunContext) -> bool:
+    """True while the run's day is being built under its version: not yet published, failed or
+    replaced by a newer run of the day (a rebuild of a published version would change what is
+    served)."""
+    return bool(
+        execute(
+            "select 1 from ops.pipeline_runs where run_id = %s and date = %s and version = %s"
+            " and status = 'running'",
+            (run.run_id, run.day, run.version),
+        )
+    )
+
+
 def record_step(run_id: str, step: str, seconds: float, detail: dict | None = None) -> None:
     entry = {"step": step, "seconds": round(seconds, 3), **(detail or {})}
     execute(

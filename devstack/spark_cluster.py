@@ -256,3 +256,14 @@ def executors(server: SparkServer) -> list[dict]:
     base = f"http://{server.host}:{server.ui_port}/api/v1/applications"
     (app,) = _get_json(base)
     return _get_json(f"{base}/{app['id']}/allexecutors")
+
+
+def jobs(server: SparkServer, status: str | None = None) -> list[dict]:
+    """The server's application's jobs (optionally only those with `status`: running,
+    succeeded, failed), from the driver's REST API; a Thrift Server's job carries its SQL
+    statement as its description."""
+    base = f"http://{server.host}:{server.ui_port}/api/v1/applications"
+    (app,) = _get_json(base)
+    query = f"?status={status}" if status else ""
+    found = _get_json(f"{base}/{app['id']}/jobs{query}")
+    return [{**j, "description": j.get("description") or j.get("name", "")} for j in found]

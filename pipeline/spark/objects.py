@@ -231,11 +231,13 @@ def mirror_from_s3(source: str, day: dt.date) -> int:
     copied = 0
     for folder in folders:
         key = f"{prefix}{source}/{folder}/"
-        objects = dict(remote.files(key))
+        # What Spark would read: hidden and empty objects are skipped, and with them the names
+        # `.` and `..`, which would lead out of the folder.
+        objects = {n: size for n, size in remote.files(key) if _read_by_spark(n, size)}
         target = local.base / key
         target.mkdir(parents=True, exist_ok=True)
         for path in target.iterdir():
-            if path.is_file() and path.name not in objects:
+            if path.is_file() and path.name not in objects and not path.name.startswith("."):
                 path.unlink()
         for name, size in objects.items():
             path = target / name

@@ -116,6 +116,9 @@ class SparkCluster:
     master: Daemon
     workers: list[Daemon]
     executor_memory: str
+    # A JSON file whose "pids" a restarted worker updates (the stack's state: `adtech stack
+    # down` stops the processes it names).
+    state_file: Path | None = None
 
     @property
     def master_url(self) -> str:
@@ -173,6 +176,10 @@ class SparkCluster:
         worker = self.workers[index]
         worker.kill()
         worker.start(self.state_dir)
+        if self.state_file is not None:
+            state = json.loads(self.state_file.read_text())
+            state["pids"][worker.name] = worker.pid
+            self.state_file.write_text(json.dumps(state, indent=2))
         self.wait_for_workers()
 
     def stop(self) -> None:

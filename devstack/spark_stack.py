@@ -41,7 +41,7 @@ def _state_path(root: Path) -> Path:
     return root / "spark" / "state.json"
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     """A live Spark JVM (a PID file outlives a reboot, and its number may be another's since)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -70,7 +70,7 @@ def running(root: Path) -> dict | None:
     if not path.exists():
         return None
     state = json.loads(path.read_text())
-    return state if all(_alive(pid) for pid in state["pids"].values()) else None
+    return state if all(alive(pid) for pid in state["pids"].values()) else None
 
 
 def up(root: Path) -> SparkStack:
@@ -98,6 +98,7 @@ def up(root: Path) -> SparkStack:
         "pids": {"thrift": server.process.pid, **cluster.pids()},
     }
     _state_path(root).write_text(json.dumps(state, indent=2))
+    cluster.state_file = _state_path(root)
     return SparkStack(_settings(root, state), list(state["pids"]), cluster, server)
 
 
@@ -115,13 +116,13 @@ def down(root: Path, timeout: float = 30) -> list[str]:
         return []
     stopped = []
     for name, pid in json.loads(path.read_text())["pids"].items():
-        if not _alive(pid):
+        if not alive(pid):
             continue
         os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while _alive(pid) and time.monotonic() < deadline:
+        while alive(pid) and time.monotonic() < deadline:
             time.sleep(0.2)
-        if _alive(pid):
+        if alive(pid):
             os.killpg(pid, signal.SIGKILL)
         stopped.append(f"spark-{name}")
     return stopped

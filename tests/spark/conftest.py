@@ -9,6 +9,7 @@ scenario's builds minutes, so the scenarios are few and each checks many things.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,20 +18,28 @@ import pytest
 from devstack import stack as devstack
 from devstack.spark import SparkServer
 from devstack.spark_cluster import SparkCluster
+from devstack.spark_stack import alive
+from tests.cli import adtech
 
 
 @pytest.fixture(scope="session")
 def spark_stack(stack: devstack.Stack, tmp_path_factory: pytest.TempPathFactory):
     """`adtech stack up --spark` in a stack folder of its own, on the session stack's database
     and S3 endpoint (DATABASE_URL and AWS_ENDPOINT_URL_S3 point there: `up` starts only Spark).
-    Stopped by devstack.stack.down, as `adtech stack down` stops it."""
+    Stopped at the end by `adtech stack down`, which must leave none of its JVMs running."""
     root = Path(tmp_path_factory.mktemp("spark-stack"))
     st = devstack.up(root, airflow_db=False, spark=True)
     try:
         assert st.spark and st.spark.cluster and st.spark.server
         yield st
     finally:
-        devstack.down(root)
+        pids = {**st.spark.cluster.pids(), "thrift": st.spark.server.process.pid}
+        down = adtech({**os.environ, "ADTECH_STACK_DIR": str(root)}, "stack", "down", check=False)
+        devstack.down(root)  # whatever the command left
+        st.spark.server.stop()
+        st.spark.cluster.stop()
+        assert down.returncode == 0 and "spark-thrift" in down.stderr, down.stderr
+        assert not [name for name, pid in pids.items() if alive(pid)]
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,8 @@ Input (generated, seed fixed, in the real S3 endpoint): D1 with malformed lines 
 (under the reject ceiling); D2 empty (the active list, but event files with a header and no
 line), which fails the source check and must not be published; D3 and D4 good days, backfilled
 in one range. Walk on each target: run D1, run D2, backfill D3..D4. On Spark, a watcher kills
-worker-1 as soon as a job of the backfill's dbt build (a statement writing intermediate.* or
-marts.*) runs, and starts it again a few seconds later: Spark retries the lost tasks, or the
+worker-1 as soon as a job of the backfill's dbt build (a model or a test, as dbt's query comment
+says) runs, and starts it again a few seconds later: Spark retries the lost tasks, or the
 range fails and each day runs alone (the pipeline's fallback); either way D1's answers stay
 as they were and D3, D4 end up published, equal to PostgreSQL's.
 
@@ -62,8 +62,9 @@ SERVED = (
     "top_ctr",
     "top_product",
 )
-# A build job: a statement that writes one of the models' schemas.
-BUILD_JOB = re.compile(r"\b(intermediate|marts)\.", re.IGNORECASE)
+# A job of the dbt build: dbt's query comment names a model or test node (the loads run macros;
+# the export is the pipeline's own SQL, with no comment).
+BUILD_JOB = re.compile(r'"node_id": "(model|test)\.')
 
 
 def query(url: str, sql: str, params: tuple = ()) -> list[tuple]:

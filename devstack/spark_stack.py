@@ -99,7 +99,8 @@ def up(root: Path) -> SparkStack:
     }
     _state_path(root).write_text(json.dumps(state, indent=2))
     cluster.state_file = _state_path(root)
-    return SparkStack(_settings(root, state), list(state["pids"]), cluster, server)
+    started = [f"spark-{name}" for name in state["pids"]]
+    return SparkStack(_settings(root, state), started, cluster, server)
 
 
 def _port_if_free(port: int | None) -> int | None:

@@ -1,4 +1,5 @@
-"""`adtech stack up | down | env`: start, reuse or stop the local PostgreSQL and S3 endpoint.
+"""`adtech stack up | down | env`: start, reuse or stop the local PostgreSQL and S3 endpoint
+(and, with `up --spark`, a Spark standalone cluster and its Thrift Server: devstack/spark_stack.py).
 
 State (data, logs, PIDs, chosen ports, Airflow's home and the env file) lives under one folder,
 `.stack/` by default (`ADTECH_STACK_DIR`). A part whose setting already points elsewhere

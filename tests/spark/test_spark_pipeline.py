@@ -301,14 +301,14 @@ def test_a_newcomers_stack_settings_point_the_spark_target_at_the_cluster(both, 
 
 
 def served_rows(url: str, table: str) -> list[tuple]:
-    """The served versions' rows of a mart, every column but the version (each database numbers
-    its own builds), in a full order."""
+    """The served versions' rows of a mart, every column but the versions (the row's, and the
+    evaluated list's: each database numbers its own builds), in a full order."""
     columns = [
         c
         for (c,) in query(
             url,
             "select column_name from information_schema.columns where table_schema = 'marts'"
-            " and table_name = %s and column_name <> 'version' order by ordinal_position",
+            " and table_name = %s and column_name not like '%%version' order by ordinal_position",
             (table,),
         )
     ]
@@ -366,12 +366,14 @@ def test_a_worker_lost_in_the_backfills_build_left_the_served_day_unchanged(
 
 
 def test_rejects_are_counted_the_same(both):
+    # Per object, whatever the number of loads each target made of it: the Spark backfill's
+    # range may have failed (the lost worker) and loaded its days again alone.
     manifest = (
-        "select date, source, s3_key, rows_loaded, rows_rejected from ops.load_manifest"
+        "select distinct date, source, s3_key, rows_loaded, rows_rejected from ops.load_manifest"
         " order by 1, 2, 3"
     )
     rejects = (
-        "select date, source, s3_key, line_number, line, reason from ops.rejected_rows"
+        "select distinct date, source, s3_key, line_number, line, reason from ops.rejected_rows"
         " order by 1, 2, 3, 4"
     )
     pg_manifest = query(both["default"], manifest)

@@ -195,6 +195,8 @@ def _rounded(value):
         return {k: _rounded(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_rounded(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_rounded(v) for v in value)
     return value
 
 
@@ -324,7 +326,9 @@ def test_served_rows_are_the_postgresql_targets_row_for_row(both):
     for table in SERVED:
         pg = served_rows(both["default"], table)
         assert pg, table
-        assert served_rows(both["spark"], table) == pg, table
+        # The evaluation marts average float8 ratios: the sum's last bits follow the rows'
+        # physical order, which differs between Spark and PostgreSQL (as for /stats/ below).
+        assert _rounded(served_rows(both["spark"], table)) == _rounded(pg), table
 
 
 def test_the_api_answers_the_same_on_both_targets(both):

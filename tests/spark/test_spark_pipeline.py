@@ -380,8 +380,11 @@ def test_rejects_are_counted_the_same(both):
         "select distinct date, source, s3_key, line_number, line, reason from ops.rejected_rows"
         " order by 1, 2, 3, 4"
     )
-    pg_manifest = query(both["default"], manifest)
-    assert query(both["spark"], manifest) == pg_manifest
+    pg_manifest, spark_manifest = query(both["default"], manifest), query(both["spark"], manifest)
+    assert spark_manifest == pg_manifest, (
+        f"only on Spark: {sorted(set(spark_manifest) - set(pg_manifest))};"
+        f" only on PostgreSQL: {sorted(set(pg_manifest) - set(spark_manifest))}"
+    )
     assert sum(r[4] for r in pg_manifest if r[0] == D1) > 0, "D1 should have rejects"
     assert {r[0] for r in pg_manifest} == {D1, D2, D3, D4}
     assert query(both["spark"], rejects) == query(both["default"], rejects)

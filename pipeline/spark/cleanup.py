@@ -5,7 +5,8 @@ as PostgreSQL's (pipeline/steps/cleanup.py, loaders/retention.py).
 
 PostgreSQL's cleanup runs first (its ops tables, the marts' superseded versions it serves); on
 the spark target, the same rules are then applied in Spark (`spark_cleanup`). There PostgreSQL's
-raw tables stay empty: Spark's raw days are the ones that keep PostgreSQL's manifest rows.
+raw tables stay empty: Spark's raw days (and the days its loads recorded) are the ones that keep
+PostgreSQL's manifest rows.
 
 Dropped, each as a whole partition (or folder):
 - raw.<source> day partitions older than the raw retention, except the protected days (the CTR
@@ -116,13 +117,21 @@ def cleanup_on_target(
 
 
 def spark_raw_days(cur) -> dict[str, set[dt.date]]:
-    """The day partitions of Spark's raw.<source> tables, per source."""
-    return {
-        source: {dt.date.fromisoformat(p["date"]) for p in _partitions(cur, f"raw.{source}")}
-        if _exists(cur, "raw", source)
-        else set()
-        for source in SOURCES
-    }
+    """The raw days Spark holds, per source: its raw.<source> day partitions, and the days its
+    loads recorded (ops.load_manifest partitions). A day loaded with no row (empty event files)
+    leaves no partition in Spark, where PostgreSQL's load keeps an empty one; either way the
+    day's manifest rows stay until the raw retention passes."""
+    days: dict[str, set[dt.date]] = {source: set() for source in SOURCES}
+    for source in SOURCES:
+        if _exists(cur, "raw", source):
+            days[source] |= {
+                dt.date.fromisoformat(p["date"]) for p in _partitions(cur, f"raw.{source}")
+            }
+    if _exists(cur, "ops", "load_manifest"):
+        for part in _partitions(cur, "ops.load_manifest"):
+            if part["source"] in days:
+                days[part["source"]].add(dt.date.fromisoformat(part["date"]))
+    return days
 
 
 def spark_cleanup(

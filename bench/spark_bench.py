@@ -1,9 +1,11 @@
 """The same days on both dbt targets: PostgreSQL against Spark, from S3 to published.
 
-    .venv/bin/python -m bench.spark_bench [--sizes 2000000,10000000] [--nights 1]
+    .venv/bin/python -m bench.spark_bench [--sizes 2000000,10000000] [--nights 1] [--local]
 
-Starts a private local stack (PostgreSQL, moto's S3) and a local Spark Thrift Server
-(devstack/spark.py: local[2], 2 GB driver) in a temporary folder, writes every day up front with
+Starts a private local stack (PostgreSQL, moto's S3) and a Spark standalone cluster (a master and
+two workers of 1 core and 768 MB, one 512 MB executor each; devstack/spark_cluster.py) with a
+Thrift Server submitting to it (1 GB driver), in a temporary folder (`--local`: the Thrift Server
+alone, `local[2]` with a 2 GB driver, as before the cluster), writes every day up front with
 `adtech generate` (N ad events and N product views a day, as bench.night_bench counts them), then
 per size and night runs `adtech run --date D --target default` (database `bench_pg`) and
 `adtech run --date D --target spark` (database `bench_spark`: the marts are built on Spark and
@@ -17,9 +19,10 @@ The copy is made before the night and not timed.
 
 Each figure: wall time, and CPU seconds of every process that worked on the day: `adtech run`
 itself (its rusage), the PostgreSQL server (the postmaster's own and reaped backends' CPU), the
-Spark JVM and the S3 endpoint (/proc deltas). Divided by the day's events (ad events + product
-views) they give the per-event costs docs/SCALING.md extrapolates from. The machine's 1-minute
-load average is printed with every figure (2 cores, shared). Nothing here asserts a time.
+Spark JVMs (the driver, and on the cluster each executor) and the S3 endpoint (/proc deltas).
+Divided by the day's events (ad events + product views) they give the per-event costs
+docs/SCALING.md extrapolates from. The machine's 1-minute load average is printed with every
+figure (2 cores, shared). Nothing here asserts a time.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ import psycopg2
 
 from devstack import stack
 from devstack.spark import start_thrift_server
+from devstack.spark_cluster import start_cluster, start_thrift_server_on
 from pipeline.settings import REPO_ROOT
 
 ADTECH = (sys.executable, "-m", "pipeline")
@@ -68,6 +72,11 @@ def proc_cpu(pid: int, children: bool = False) -> float:
     if children:
         used += int(fields[13]) + int(fields[14])
     return used / TICKS
+
+
+def children(pid: int) -> list[int]:
+    found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(c) for c in found]
 
 
 def postmaster_pid(st: stack.Stack) -> int:
@@ -149,6 +158,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="2000000,10000000", help="ad events (= views) a day")
     parser.add_argument("--nights", type=int, default=1, help="nights per size and target")
     parser.add_argument("--targets", default="default,spark")
+    parser.add_argument("--local", action="store_true", help="Spark in local mode, no cluster")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     targets = [t for t in args.targets.split(",") if t]
@@ -159,7 +169,12 @@ def main() -> None:
         os.environ.pop(key, None)
     st = stack.up(root, airflow_db=False)
     os.environ.update(st.env)
-    spark = start_thrift_server(root / "spark") if "spark" in targets else None
+    cluster = spark = None
+    if "spark" in targets and args.local:
+        spark = start_thrift_server(root / "spark")
+    elif "spark" in targets:
+        cluster = start_cluster(root / "spark")
+        spark = start_thrift_server_on(cluster, root / "spark")
     try:
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()}", flush=True)
         if spark:
@@ -187,7 +202,11 @@ def main() -> None:
         }
         servers = {"postgres": (postmaster_pid(st), True)}
         if spark:
-            servers["spark"] = (spark.process.pid, True)
+            servers["spark driver" if cluster else "spark"] = (spark.process.pid, True)
+        for worker in cluster.workers if cluster else []:
+            # The executor JVMs: children of the workers, alive for the application's life.
+            for i, pid in enumerate(children(worker.pid)):
+                servers[f"executor {worker.name}.{i}"] = (pid, False)
         if pid := moto_pid(st.env["AWS_ENDPOINT_URL_S3"]):
             servers["s3"] = (pid, False)
         s3 = boto3.client(
@@ -227,6 +246,8 @@ def main() -> None:
     finally:
         if spark:
             spark.stop()
+        if cluster:
+            cluster.stop()
         stack.destroy(root)
         shutil.rmtree(root, ignore_errors=True)
 

@@ -31,16 +31,34 @@ def stack_up(
             help="Migrate Airflow's metadata database and register the DAG when needed.",
         ),
     ] = True,
+    spark: Annotated[
+        bool,
+        typer.Option(
+            "--spark",
+            help="Also start a Spark standalone cluster (a master, two workers) and a Thrift"
+            " Server on it, for `adtech run --target spark` (needs Java 17; ~1-2 min, ~3 GB).",
+        ),
+    ] = False,
 ) -> None:
     """Start (or reuse) the local stack, migrate Airflow's metadata database if needed, and write
     the settings (connections, Airflow, PATH) to .stack/stack.env."""
     from devstack import stack
+    from devstack.spark import SparkStartError
 
-    st = stack.up(airflow_db=airflow)
+    try:
+        st = stack.up(airflow_db=airflow, spark=spark)
+    except (SparkStartError, RuntimeError) as exc:  # no Java, a JVM that would not start
+        console.print(f"[red]stack up failed[/]: {exc}")
+        raise typer.Exit(1) from None
     for notice in st.notices:
         console.print(f"[yellow]{notice}[/]")
     started = ", ".join(st.started) or "nothing (already running or external)"
     console.print(f"[green]stack up[/]: started {started}; settings in {st.env_file}")
+    if st.spark:
+        console.print(
+            f"Spark: cluster {st.spark.env['ADTECH_SPARK_MASTER_URL']}, Thrift Server on port"
+            f" {st.spark.env['ADTECH_SPARK_PORT']}, UI {st.spark.env['ADTECH_SPARK_UI']}"
+        )
     console.print('Load them with: [bold]eval "$(adtech stack env)"[/]')
 
 

@@ -80,6 +80,7 @@ class SparkServer:
     state_dir: Path
     process: subprocess.Popen = field(repr=False)
     started_in: float = 0.0  # seconds from launch to the first accepted connection
+    ui_port: int | None = None  # the driver's web UI and REST API (/api/v1), when enabled
 
     @property
     def log_path(self) -> Path:
@@ -123,10 +124,12 @@ def start_thrift_server(
     master: str = "local[2]",
     driver_memory: str = "2g",
     conf: dict[str, str] | None = None,
+    ui_port: int | None = None,
     timeout: float = 180,
 ) -> SparkServer:
     """Start a Thrift Server whose state lives in `state_dir` and return once it answers
-    `select 1` over thrift. `port` defaults to a free one. Raises SparkStartError (with the log's
+    `select 1` over thrift. `port` defaults to a free one. With `ui_port`, the driver's web UI
+    (and its REST API, /api/v1) listens there. Raises SparkStartError (with the log's
     tail) if the process exits or is not ready within `timeout` seconds."""
     state_dir = Path(state_dir).resolve()
     for sub in ("warehouse", "scratch", "local-scratch", "tmp", "spark-local"):
@@ -146,6 +149,8 @@ def start_thrift_server(
         ),
         **(conf or {}),
     }
+    if ui_port:
+        settings.update({"spark.ui.enabled": "true", "spark.ui.port": str(ui_port)})
     command = [
         str(home / "bin" / "spark-submit"),
         "--class",
@@ -186,7 +191,7 @@ def start_thrift_server(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    server = SparkServer(HOST, port, state_dir, process)
+    server = SparkServer(HOST, port, state_dir, process, ui_port=ui_port)
     try:
         _wait_ready(server, started + timeout)
     except BaseException:

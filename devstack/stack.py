@@ -1,4 +1,5 @@
-"""`adtech stack up | down | env`: start, reuse or stop the local PostgreSQL and S3 endpoint.
+"""`adtech stack up | down | env`: start, reuse or stop the local PostgreSQL and S3 endpoint
+(and, with `up --spark`, a Spark standalone cluster and its Thrift Server: devstack/spark_stack.py).
 
 State (data, logs, PIDs, chosen ports, Airflow's home and the env file) lives under one folder,
 `.stack/` by default (`ADTECH_STACK_DIR`). A part whose setting already points elsewhere
@@ -27,7 +28,7 @@ import boto3
 import botocore.config
 import psycopg2
 
-from devstack import ports
+from devstack import ports, spark_stack
 from devstack.postgres import LocalPostgres
 from devstack.s3 import LOCAL_CREDENTIALS, LocalS3
 from pipeline.airflow.env import migrate, project_settings, register_dag, search_paths
@@ -50,6 +51,7 @@ class Stack:
     search_paths: dict[str, str] = field(default_factory=dict)  # put first in PATH, PYTHONPATH
     started: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    spark: spark_stack.SparkStack | None = None  # with `up(spark=True)`
 
     @property
     def env_file(self) -> Path:
@@ -139,9 +141,17 @@ def _is_ours(env_value: str | None, ours: list[str]) -> bool:
     return env_value is None or env_value == "" or env_value in ours
 
 
-def up(root: Path | None = None, bucket: str | None = None, *, airflow_db: bool = True) -> Stack:
+def up(
+    root: Path | None = None,
+    bucket: str | None = None,
+    *,
+    airflow_db: bool = True,
+    spark: bool = False,
+) -> Stack:
     """Start (or reuse) what is missing and write the env file. Idempotent. With `airflow_db`,
-    Airflow's metadata database on the stack's PostgreSQL is created or migrated when needed."""
+    Airflow's metadata database on the stack's PostgreSQL is created or migrated when needed.
+    With `spark` (or when the stack's Spark already runs), a standalone Spark cluster and its
+    Thrift Server too (devstack/spark_stack.py), their settings in the env file."""
     root = root or default_dir()
     root.mkdir(parents=True, exist_ok=True)
     state = _State(root)
@@ -169,6 +179,11 @@ def up(root: Path | None = None, bucket: str | None = None, *, airflow_db: bool 
     env["ADTECH_S3_PREFIX"] = os.environ.get("ADTECH_S3_PREFIX") or DEFAULT_PREFIX
     state.save()
     _ensure_bucket(env)
+    if spark or spark_stack.running(root):
+        sp = spark_stack.up(root)
+        env.update(sp.env)
+        stack.started += sp.started
+        stack.spark = sp
     stack.tools = project_settings(env["DATABASE_URL"], root / "airflow")
     stack.search_paths = search_paths()
     if airflow_db:
@@ -207,10 +222,10 @@ def down(root: Path | None = None) -> list[str]:
     root = root or default_dir()
     if not (root / "state.json").exists():
         return []
+    stopped = spark_stack.down(root)
     state = _State(root)
     pg = _postgres(root)(state.port("postgres_port"))
     s3 = _s3(root)(state.port("s3_port"))
-    stopped = []
     if pg.pid() is not None:
         pg.stop()
         stopped.append("postgres")

@@ -13,7 +13,7 @@ starts meanwhile waits and reloads the day afterwards.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -78,11 +78,17 @@ def apply_retention(
     protected: Mapping[date, str] | None = None,
     dry_run: bool = False,
     lock_timeout_s: float = 30.0,
+    raw_elsewhere: Mapping[str, Collection[date]] | None = None,
 ) -> RetentionReport:
     """Drop the raw partitions older than policy.raw_from(today), the rejected rows older than
     policy.rejects_from(today), then the manifest rows of days left with neither. Never touches
     a day in `protected` (day -> why) or a day whose load is running. A dry run takes the same
-    locks, reports the same drops and changes nothing. `conn` must not be in a transaction."""
+    locks, reports the same drops and changes nothing. `conn` must not be in a transaction.
+
+    `raw_elsewhere` (source -> days) names the raw days another engine holds for these manifest
+    rows (Spark's warehouse on the spark target, where PostgreSQL's raw tables stay empty): they
+    point at their manifest rows as PostgreSQL's raw partitions do, by the same age rule (their
+    own drop is that engine's cleanup)."""
     report = RetentionReport(today, policy, dry_run)
     protected = protected or {}
     ensure_schema(conn)  # a cleanup before any load finds the tables it reads
@@ -91,7 +97,8 @@ def apply_retention(
             # Dropping a partition waits for the readers of raw.<source>: bounded, never stuck
             # behind a long query (the task fails and is retried).
             cur.execute("select set_config('lock_timeout', %s, true)", (f"{lock_timeout_s}s",))
-            _source(cur, source, today, policy, protected, report)
+            held = (raw_elsewhere or {}).get(source, ())
+            _source(cur, source, today, policy, protected, report, held)
             if dry_run:
                 conn.rollback()
     return report
@@ -104,9 +111,13 @@ def _source(
     policy: RetentionPolicy,
     protected: Mapping[date, str],
     report: RetentionReport,
+    held_elsewhere: Collection[date] = (),
 ) -> None:
     days = partitions.day_partitions(cur, source)
     raw_old = {d for d in days if d < policy.raw_from(today)}
+    # The raw days pointing at manifest rows: PostgreSQL's partitions and another engine's.
+    raw_days = set(days) | set(held_elsewhere)
+    raw_days_old = {d for d in raw_days if d < policy.raw_from(today)}
     cur.execute(
         "select date, count(*), sum(pg_column_size(r.*)) from ops.rejected_rows r "
         "where source = %s and date < %s group by date",
@@ -125,7 +136,7 @@ def _source(
     manifest_old = {
         d
         for d in manifest
-        if (d not in days or d in raw_old) and (d not in reject_days or d in rejects_old)
+        if (d not in raw_days or d in raw_days_old) and (d not in reject_days or d in rejects_old)
     }
 
     for day in sorted(raw_old | set(rejects_old) | manifest_old):

@@ -210,25 +210,31 @@
             end as reason
         from numbered
     {%- endset -%}
-    {%- set judged_table = 'adtech_judged_' ~ suffix -%}
-    {%- do run_query("cache table " ~ judged_table ~ " as " ~ judged) -%}
+    {#- The judged lines are read six times below: written once as a parquet table in a scratch
+        database (dropped at the end), by the executors, on disk. Not `cache table`: that pins
+        the whole day in memory (the driver's, in local mode) and spills when the day outgrows
+        it. The load's id in the name: a load run by hand beside the pipeline's cannot collide. -#}
+    {%- set judged_table = 'adtech_scratch.judged_' ~ suffix ~ '_' ~ load_id -%}
+    {%- do run_query("create database if not exists adtech_scratch") -%}
+    {%- do run_query("drop table if exists " ~ judged_table) -%}
+    {%- do run_query("create table " ~ judged_table ~ " using parquet as " ~ judged) -%}
 
     {%- set files = run_query(
         "select s3_key, line, reason from " ~ judged_table ~ " where line_number = 1") -%}
     {%- if files.rows | length == 0 -%}
-        {%- do _load_raw_day_cleanup(suffix) -%}
+        {%- do _load_raw_day_cleanup(suffix, judged_table) -%}
         {{ exceptions.raise_compiler_error(
             source ~ " " ~ day ~ ": no objects under " ~ location) }}
     {%- endif -%}
     {%- for row in files.rows if row[2] == 'gzip_misnamed' -%}
-        {%- do _load_raw_day_cleanup(suffix) -%}
+        {%- do _load_raw_day_cleanup(suffix, judged_table) -%}
         {{ exceptions.raise_compiler_error(
             root.rstrip('/') ~ "/" ~ row[0] ~ ": gzip by its first bytes, but its name does not"
             ~ " end in .gz, and Spark decompresses by the name; the pipeline's Spark load"
             ~ " (adtech run --target spark) stages such objects under a right name") }}
     {%- endfor -%}
     {%- for row in files.rows if row[2] == 'header_mismatch' -%}
-        {%- do _load_raw_day_cleanup(suffix) -%}
+        {%- do _load_raw_day_cleanup(suffix, judged_table) -%}
         {{ exceptions.raise_compiler_error(
             root.rstrip('/') ~ "/" ~ row[0] ~ ": header is '" ~ row[1] ~ "', expected '"
             ~ header ~ "'") }}
@@ -246,7 +252,7 @@
         {%- for row in top.rows -%}
             {%- do reasons.append(row[0] ~ " (" ~ row[1] ~ ")") -%}
         {%- endfor -%}
-        {%- do _load_raw_day_cleanup(suffix) -%}
+        {%- do _load_raw_day_cleanup(suffix, judged_table) -%}
         {{ exceptions.raise_compiler_error(
             source ~ " " ~ day ~ ": " ~ rejected ~ " of " ~ (loaded + rejected)
             ~ " lines rejected (" ~ "%.2f" | format(100 * rejected / (loaded + rejected))
@@ -264,7 +270,7 @@
     {%- set mode = run_query("set spark.sql.sources.partitionOverwriteMode").rows[0][1] -%}
     {%- if mode | lower != 'dynamic' -%}
         {#- In static mode the inserts below would replace every partition of the tables. -#}
-        {%- do _load_raw_day_cleanup(suffix) -%}
+        {%- do _load_raw_day_cleanup(suffix, judged_table) -%}
         {{ exceptions.raise_compiler_error(
             "load_raw_day: could not set dynamic partition overwrite (got " ~ mode ~ ")") }}
     {%- endif -%}
@@ -296,7 +302,7 @@
         ~ load_id ~ "', timestamp'" ~ started_at ~ "', current_timestamp(), date'" ~ list_day
         ~ "', " ~ day_literal ~ ", '" ~ source ~ "' from " ~ judged_table
         ~ " group by s3_key, object_id") -%}
-    {%- do _load_raw_day_cleanup(suffix) -%}
+    {%- do _load_raw_day_cleanup(suffix, judged_table) -%}
 
     {%- set result = {
         'source': source, 'date': day, 'list_date': list_day, 'files': files.rows | length,
@@ -305,8 +311,8 @@
     {{ return(result) }}
 {%- endmacro %}
 
-{% macro _load_raw_day_cleanup(suffix) -%}
-    {%- do run_query("uncache table if exists adtech_judged_" ~ suffix) -%}
+{% macro _load_raw_day_cleanup(suffix, judged_table) -%}
+    {%- do run_query("drop table if exists " ~ judged_table) -%}
     {%- for view in ('judged', 'text', 'files', 'list_days') -%}
         {%- do run_query("drop view if exists adtech_" ~ view ~ "_" ~ suffix) -%}
     {%- endfor -%}

@@ -4,7 +4,9 @@ as PostgreSQL's (pipeline/steps/cleanup.py, loaders/retention.py).
     cleanup_on_target(today, dry_run=False) -> (CleanupReport, list[SparkDrop])
 
 PostgreSQL's cleanup runs first (its ops tables, the marts' superseded versions it serves); on
-the spark target, the same rules are then applied in Spark (`spark_cleanup`).
+the spark target, the same rules are then applied in Spark (`spark_cleanup`). There PostgreSQL's
+raw tables stay empty: Spark's raw days (and the days its loads recorded) are the ones that keep
+PostgreSQL's manifest rows.
 
 Dropped, each as a whole partition (or folder):
 - raw.<source> day partitions older than the raw retention, except the protected days (the CTR
@@ -91,19 +93,45 @@ def cleanup_on_target(
     today: dt.date, *, dry_run: bool = False, settings: RetentionSettings | None = None
 ) -> tuple[CleanupReport, list[SparkDrop]]:
     """The cleanup of the configured target: PostgreSQL's always, Spark's on the spark target
-    (the same policy, the same protected days)."""
-    report = cleanup(today, dry_run=dry_run, settings=settings)
+    (the same policy, the same protected days).
+
+    On the spark target PostgreSQL's raw tables stay empty: the raw days are Spark's, and they
+    are what keeps PostgreSQL's ops.load_manifest rows (mirrored by the loads) of the days
+    without rejects. Both cleanups run under the loads' lock, so a load cannot land a raw day
+    in Spark between the listing of Spark's raw days and PostgreSQL's retention."""
     pipeline = get_settings()
     if pipeline.dbt_target != "spark":
-        return report, []
-    drops = spark_cleanup(
-        today,
-        report.retention.policy,
-        report.protected,
-        keep=pipeline.keep_superseded_versions,
-        dry_run=dry_run,
-    )
+        return cleanup(today, dry_run=dry_run, settings=settings), []
+    with one_load_at_a_time():
+        with spark_cursor() as cur:
+            raw_days = spark_raw_days(cur)
+        report = cleanup(today, dry_run=dry_run, settings=settings, raw_elsewhere=raw_days)
+        drops = spark_cleanup(
+            today,
+            report.retention.policy,
+            report.protected,
+            keep=pipeline.keep_superseded_versions,
+            dry_run=dry_run,
+        )
     return report, drops
+
+
+def spark_raw_days(cur) -> dict[str, set[dt.date]]:
+    """The raw days Spark holds, per source: its raw.<source> day partitions, and the days its
+    loads recorded (ops.load_manifest partitions). A day loaded with no row (empty event files)
+    leaves no partition in Spark, where PostgreSQL's load keeps an empty one; either way the
+    day's manifest rows stay until the raw retention passes."""
+    days: dict[str, set[dt.date]] = {source: set() for source in SOURCES}
+    for source in SOURCES:
+        if _exists(cur, "raw", source):
+            days[source] |= {
+                dt.date.fromisoformat(p["date"]) for p in _partitions(cur, f"raw.{source}")
+            }
+    if _exists(cur, "ops", "load_manifest"):
+        for part in _partitions(cur, "ops.load_manifest"):
+            if part["source"] in days:
+                days[part["source"]].add(dt.date.fromisoformat(part["date"]))
+    return days
 
 
 def spark_cleanup(
@@ -114,10 +142,11 @@ def spark_cleanup(
     keep: int,
     dry_run: bool = False,
 ) -> list[SparkDrop]:
+    """Spark's drops by the policy; the caller holds the loads' lock (one_load_at_a_time)."""
     drops: list[SparkDrop] = []
     raw_from, rejects_from = policy.raw_from(today), policy.rejects_from(today)
     served, kept = _superseded(keep)
-    with one_load_at_a_time(), spark_cursor() as cur:
+    with spark_cursor() as cur:
         raw_kept: dict[str, set[dt.date]] = {}
         for source in SOURCES:
             raw_kept[source] = set()

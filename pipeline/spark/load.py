@@ -28,7 +28,7 @@ from psycopg2.extras import execute_values
 from loaders.partitions import day_lock
 from loaders.schema import ensure_schema
 from pipeline.settings import get_settings
-from pipeline.spark.objects import staged_by_content
+from pipeline.spark.objects import mirror_from_s3, staged_by_content
 from pipeline.spark.serving import spark_cursor, spark_sql
 from pipeline.spark.settings import spark_settings
 
@@ -145,7 +145,9 @@ def one_load_at_a_time() -> Iterator[None]:
 
 def load_source_on_spark(source: str, day: dt.date) -> dict:
     """The load step of one source on the spark target (pipeline/flow/sequence.py `load`)."""
-    with one_load_at_a_time(), staged_by_content(source, day) as staged:
-        run_load_macro(source, day, staged.macro_args())
+    with one_load_at_a_time():
+        mirror_from_s3(source, day)  # only with ADTECH_SPARK_RAW_FROM_S3 (the local stack)
+        with staged_by_content(source, day) as staged:
+            run_load_macro(source, day, staged.macro_args())
     loaded, rejected = mirror_bookkeeping(source, day)
     return {"source": source, "rows_loaded": loaded, "rows_rejected": rejected}

@@ -201,3 +201,50 @@ def staged_by_content(source: str, day: dt.date) -> Iterator[Staged]:
     finally:
         if staged.names:
             store.remove(token)
+
+
+def mirror_from_s3(source: str, day: dt.date) -> int:
+    """With ADTECH_SPARK_RAW_FROM_S3 set and a file:// raw root: the source-day's objects copied
+    from s3://$ADTECH_S3_BUCKET into that root, in the same layout, before Spark reads them
+    (every earlier date= folder too for advertiser_ids, whose load falls back to the latest
+    earlier list). It stands in for `s3a://` on a machine without hadoop-aws (the local stack's
+    Spark, `adtech stack up --spark`): a folder is made equal to its S3 prefix, an object whose
+    size changed copied again, one gone from S3 removed. Returns the number of objects copied."""
+    root = raw_root()
+    if os.environ.get("ADTECH_SPARK_RAW_FROM_S3", "").lower() not in ("1", "true", "yes"):
+        return 0
+    if urlparse(root).scheme != "file":
+        raise ValueError(
+            f"ADTECH_SPARK_RAW_FROM_S3 needs a file:// ADTECH_SPARK_RAW_ROOT, got {root!r}"
+        )
+    bucket = os.environ.get("ADTECH_S3_BUCKET", "")
+    if not bucket:
+        raise ValueError("ADTECH_SPARK_RAW_FROM_S3 needs ADTECH_S3_BUCKET")
+    remote, local, prefix = _S3(f"s3://{bucket}"), _Local(root), raw_prefix()
+    if source == "advertiser_ids":
+        folders = [
+            f for f in remote.folders(f"{prefix}{source}/")
+            if (m := _DATE_FOLDER.fullmatch(f)) and dt.date.fromisoformat(m.group(1)) <= day
+        ]  # fmt: skip
+    else:
+        folders = [f"date={day}"]
+    copied = 0
+    for folder in folders:
+        key = f"{prefix}{source}/{folder}/"
+        # What Spark would read: hidden and empty objects are skipped, and with them the names
+        # `.` and `..`, which would lead out of the folder.
+        objects = {n: size for n, size in remote.files(key) if _read_by_spark(n, size)}
+        target = local.base / key
+        target.mkdir(parents=True, exist_ok=True)
+        for path in target.iterdir():
+            if path.is_file() and path.name not in objects and not path.name.startswith("."):
+                path.unlink()
+        for name, size in objects.items():
+            path = target / name
+            if path.is_file() and path.stat().st_size == size:
+                continue
+            partial = target / f".{name}.part"  # hidden from Spark until complete
+            remote.client.download_file(bucket, key + name, str(partial))
+            partial.replace(path)
+            copied += 1
+    return copied

@@ -16,7 +16,7 @@ never drops:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,9 +51,12 @@ def cleanup(
     dry_run: bool = False,
     settings: RetentionSettings | None = None,
     project_dir: Path = REPO_ROOT,
+    raw_elsewhere: Mapping[str, Collection[dt.date]] | None = None,
 ) -> CleanupReport:
     """Apply the retention settings for the night of `today` (the run date D, or the latest day
-    for a manual cleanup). A dry run reports the same drops and changes nothing."""
+    for a manual cleanup). A dry run reports the same drops and changes nothing.
+    `raw_elsewhere`: the raw days per source held outside PostgreSQL (Spark's warehouse), which
+    keep their manifest rows as PostgreSQL's raw partitions do."""
     settings = settings or get_retention_settings()
     window = longest_window(project_dir / "dbt_project.yml")
     policy = RetentionPolicy(settings.raw_days, settings.rejects_days)
@@ -67,6 +70,7 @@ def cleanup(
             protected=protected,
             dry_run=dry_run,
             lock_timeout_s=settings.lock_timeout_s,
+            raw_elsewhere=raw_elsewhere,
         )
     finally:
         conn.close()

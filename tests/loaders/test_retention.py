@@ -169,3 +169,30 @@ def test_the_longest_window_of_dbt_project_yml_counts(tmp_path):
     (tmp_path / "dbt_project.yml").write_text("vars:\n  top_n: 20\n")
     assert longest_window(tmp_path / "dbt_project.yml") == 1
     assert longest_window(Path(__file__).parents[2] / "dbt_project.yml") >= 1
+
+
+def test_raw_days_held_elsewhere_keep_their_manifest_rows(ten_days, db, tmp_path):
+    """The spark target: PostgreSQL holds the manifest rows (mirrored by Spark's loads) but no
+    raw partition; Spark's raw days keep those rows exactly as PostgreSQL's partitions do."""
+    conn = psycopg2.connect(db.url)
+    with conn, conn.cursor() as cur:
+        for source in SOURCES:
+            for day in DAYS:
+                partitions.drop_partition(cur, source, day)
+    conn.close()
+    spark_raw = {s: set(DAYS) for s in SOURCES}
+
+    report = cleanup(
+        LAST, settings=settings(), project_dir=project(tmp_path, 1), raw_elsewhere=spark_raw
+    )
+
+    after = state(db)
+    assert after["raw"] == {s: [] for s in SOURCES}
+    # As on the default target: Nov 6 and 7 keep the ads_views object (their rejects), Nov 8-10
+    # (the raw retention) all three, though no rejects point at advertiser_ids and product_views.
+    assert sorted((s, d) for s, d, _, _ in after["manifest"]) == sorted(
+        [("ads_views", DAYS[5]), ("ads_views", DAYS[6])]
+        + [(s, d) for s in SOURCES for d in DAYS[-3:]]
+    )
+    # The raw days held elsewhere are that engine's to drop, never PostgreSQL's.
+    assert not [d for d in report.retention.drops if d.table.startswith("raw.")]

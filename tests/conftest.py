@@ -24,9 +24,10 @@ TESTS = Path(__file__).resolve().parent
 WHOLE_FOLDERS = ("spark", "dags", "api", "browser")
 # Rough seconds of the longest units (`--durations` on the shared 2-core machine at load 6-10,
 # 2026-12-02; tests/spark and tests/dags from their own runs at load 4-9), used only to order
-# them: the scheduler starts the longest unit first and gives a worker the next longest when it runs low (longest
-# processing time first), so the two long folders run side by side, the long files follow and
-# the short ones fill the ends. A unit not listed counts SECONDS_PER_TEST for each of its tests.
+# them: the scheduler starts the longest unit first and gives a worker the next longest when it
+# runs low (longest processing time first), so the two long folders run side by side, the long
+# files follow and the short ones fill the ends. A unit not listed counts SECONDS_PER_TEST for
+# each of its tests.
 UNIT_SECONDS = {
     "spark": 1100,
     "dags": 950,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,18 +44,23 @@ def build_days(run: RunContext | Sequence[RunContext]) -> list[RunContext]:
     return [run] if isinstance(run, RunContext) else list(run)
 
 
+def _set_environ(values: Mapping[str, str | None]) -> None:
+    for key, value in values.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 @contextlib.contextmanager
-def environment(values: dict[str, str]) -> Iterator[None]:
+def environment(values: Mapping[str, str | None]) -> Iterator[None]:
+    """os.environ with `values` set (None: removed) for the block, then as it was."""
     saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
+    _set_environ(values)
     try:
         yield
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        _set_environ(saved)
 
 
 # dbt's file log at its default level (debug) writes every event of every node, each SQL

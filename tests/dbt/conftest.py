@@ -3,7 +3,6 @@ prepares them (pipeline bootstrap + the loaders' raw tables), and dbt run in-pro
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -16,6 +15,7 @@ from dbt_support import ROOT
 
 from loaders.schema import ensure_schema
 from pipeline.steps.bootstrap import bootstrap
+from pipeline.steps.transform import environment
 from tests.databases import new_database
 
 DbtRun = Callable[..., dbtRunnerResult]
@@ -44,25 +44,6 @@ def project_db(admin_url: str, worker_id: str) -> Iterator[str]:
         conn.close()
         mp.setenv("DATABASE_URL", url)
         yield url
-
-
-@contextlib.contextmanager
-def _environment(values: dict[str, str | None]) -> Iterator[None]:
-    """os.environ with `values` set (None: removed) for the block, then as it was."""
-    saved = {key: os.environ.get(key) for key in values}
-    try:
-        for key, value in values.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @pytest.fixture(scope="session")
@@ -104,7 +85,7 @@ def dbt(tmp_path_factory: pytest.TempPathFactory) -> DbtRun:
         if variables:
             cli += ["--vars", json.dumps(variables)]
         run.target = target  # type: ignore[attr-defined]
-        with _environment(settings):
+        with environment(settings):
             return dbtRunner().invoke(cli)
 
     run.target = root  # type: ignore[attr-defined]

@@ -16,6 +16,7 @@ cannot reach in place is kept under SHARED_DIR (root-owned, world-traversable):
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import hashlib
 import importlib.util
@@ -55,20 +56,23 @@ def _service_user() -> pwd.struct_passwd | None:
     try:
         return pwd.getpwnam(SERVICE_USER)
     except KeyError:
-        # Not checked: two stacks starting at once (the suite's workers) both try, and the
-        # second useradd fails because the first made the user; getpwnam then says if it exists.
-        made = subprocess.run(
-            [
-                "useradd",
-                "--system",
-                "--no-create-home",
-                "--shell",
-                "/usr/sbin/nologin",
-                SERVICE_USER,
-            ],
-            capture_output=True,
-            text=True,
-        )
+        pass
+    # Two stacks starting at once on a new machine (the suite's workers) would both run useradd,
+    # and useradd's own locking does not hold here: both succeed, the second's /etc/passwd
+    # replaces the first's, and the first then hands its cluster to a uid that no longer exists.
+    # So one process at a time creates the user, and each looks again once it holds the lock.
+    SHARED_DIR.mkdir(parents=True, exist_ok=True)
+    with open(SHARED_DIR / ".useradd.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return pwd.getpwnam(SERVICE_USER)
+        except KeyError:
+            made = subprocess.run(
+                ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                 SERVICE_USER],
+                capture_output=True,
+                text=True,
+            )  # fmt: skip
         try:
             return pwd.getpwnam(SERVICE_USER)
         except KeyError:

@@ -12,7 +12,10 @@ S3 layout, and to the stack's S3 endpoint that the PostgreSQL loaders read):
   same counts, and Spark's raw day is left unwritten.
 
 Spark's builds take minutes on 2 cores: the fixture builds everything once (PostgreSQL in a
-thread beside Spark) and the tests read the results.
+thread beside Spark) and the tests read the results. On Spark, D1 and D3 are built one day a
+build and D2 only in the range D1..D2 (a backfill's one build), which must equal PostgreSQL's
+build of D2 alone. The days reach dbt as the pipeline passes them (ADTECH_RUN_DATE...), so each
+dbt call parses only what changed.
 """
 
 from __future__ import annotations
@@ -47,7 +50,11 @@ DBT = str(Path(sys.executable).parent / "dbt")
 D1, D2, D3, D4 = (date(2025, 3, d) for d in (1, 2, 3, 4))
 BUILT = {D1: 5001, D2: 5002, D3: 5003}  # the build version of each day's build, both targets
 RETRY_VERSION = 5099
-RANGE_VERSION = 5100  # D1..D2 built again in ONE build (a backfill's range) on Spark
+RANGE_VERSION = 5100  # D1..D2 in ONE build (a backfill's range) on Spark
+# The test an empty day fails (no recommendations for the run date).
+EMPTY_DAY_TEST = "assert_run_date_has_recommendations"
+# Where each day's Spark marts come from: D2 only from the range.
+SPARK_VERSION = {D1: BUILT[D1], D2: RANGE_VERSION, D3: BUILT[D3]}
 SOURCES = ("advertiser_ids", "product_views", "ads_views")
 COMMON = dict(advertisers=10, active=7, products=60, click_rate=0.05, seed=11)
 # The marts' columns compared (all but version); recommendation_changes is a view over the
@@ -122,8 +129,14 @@ def _dbt(target: str, target_path: Path, env: dict[str, str], *args: str) -> dic
     return {"rc": run.returncode, "output": run.stdout + run.stderr, "results": results}
 
 
-def _build_vars(day: date, version: int) -> str:
-    return json.dumps({"run_date": day.isoformat(), "build_version": version})
+def _run_env(day: date, version: int, end: date | None = None) -> dict[str, str]:
+    """The run's days and version as the pipeline passes them to dbt (not --vars, which would
+    make every call parse the whole project again)."""
+    return {
+        "ADTECH_RUN_DATE": day.isoformat(),
+        "ADTECH_RUN_DATE_END": (end or day).isoformat(),
+        "ADTECH_BUILD_VERSION": str(version),
+    }
 
 
 @dataclass
@@ -193,7 +206,7 @@ def built(spark_server: SparkServer, admin_url: str, s3, tmp_path_factory: pytes
             for day in (D1, D2, D3):
                 load_day(day, settings=settings, s3_client=s3)
                 result.pg_builds[day] = _dbt(
-                    "default", pg_target, pg_env, "build", "--vars", _build_vars(day, BUILT[day])
+                    "default", pg_target, {**pg_env, **_run_env(day, BUILT[day])}, "build"
                 )
             try:
                 load_source("ads_views", D4, settings=settings, s3_client=s3)
@@ -220,19 +233,15 @@ def built(spark_server: SparkServer, admin_url: str, s3, tmp_path_factory: pytes
                     for source, load in loads.items():
                         result.spark_loads[day, source] = load.result()
                 result.spark_loads[D4, "ads_views"] = spark_load(D4, "ads_views")
-            for day in (D1, D2, D3):
-                args = ["build", "--vars", _build_vars(day, BUILT[day])]
-                if day != D1:  # the unit tests do not depend on the data: once is enough
-                    args += ["--exclude-resource-type", "unit_test"]
-                result.spark_builds[day] = _dbt("spark", spark_target, spark_env, *args)
-            range_vars = {
-                "run_date": D1.isoformat(),
-                "run_date_end": D2.isoformat(),
-                "build_version": RANGE_VERSION,
-            }
+            # D1: every model, data test and unit test. D3 (empty): the test it fails, and the
+            # models that test reads (none of their own tests: indirect selection off).
+            empty_day = ("--select", f"+{EMPTY_DAY_TEST}", "--indirect-selection", "empty")
+            for day, args in ((D1, ()), (D3, empty_day)):
+                env = {**spark_env, **_run_env(day, BUILT[day])}
+                result.spark_builds[day] = _dbt("spark", spark_target, env, "build", *args)
             result.spark_range = _dbt(
-                "spark", spark_target, spark_env, "build", "--exclude-resource-type", "unit_test",
-                "--vars", json.dumps(range_vars),
+                "spark", spark_target, {**spark_env, **_run_env(D1, RANGE_VERSION, end=D2)},
+                "build", "--exclude-resource-type", "unit_test",
             )  # fmt: skip
 
             # Write-audit-publish on Spark: a retried build replaces its own (date, version)
@@ -241,8 +250,11 @@ def built(spark_server: SparkServer, admin_url: str, s3, tmp_path_factory: pytes
             # hold D3: refused, naming what to build first, and the partition keeps the first
             # try's rows (never another day's rows, never silent zeros). Once the version is
             # published (Spark's ops.published_days), a build of it is refused.
-            def run(*args: str) -> dict:
-                result.spark_retry.append(_dbt("spark", spark_target, spark_env, "run", *args))
+            def run(select: str, day: date) -> dict:
+                env = {**spark_env, **_run_env(day, RETRY_VERSION)}
+                result.spark_retry.append(
+                    _dbt("spark", spark_target, env, "run", "--select", select)
+                )
                 return result.spark_retry[-1]
 
             def retry_rows() -> int:
@@ -251,22 +263,17 @@ def built(spark_server: SparkServer, admin_url: str, s3, tmp_path_factory: pytes
                     f" and version = {RETRY_VERSION}"
                 )[0][0]
 
-            run("--select", "+top_product", "--vars", _build_vars(D1, RETRY_VERSION))
+            run("+top_product", D1)
             result.retry_rows.append(retry_rows())
-            run(
-                "--select",
-                "int_active_advertisers int_product_view_counts",
-                "--vars",
-                _build_vars(D3, RETRY_VERSION),
-            )
-            run("--select", "top_product", "--vars", _build_vars(D1, RETRY_VERSION))
+            run("int_active_advertisers int_product_view_counts", D3)
+            run("top_product", D1)
             result.retry_rows.append(retry_rows())
             # (Left in Spark's ops.published_days: no other test uses these dates.)
             result.spark_rows(
                 "insert into ops.published_days values "
                 f"(date'{D1}', 'test-run', current_timestamp(), {RETRY_VERSION})"
             )
-            run("--select", "+top_product", "--vars", _build_vars(D1, RETRY_VERSION))
+            run("+top_product", D1)
 
         with ThreadPoolExecutor(2) as pool:
             for side in (pool.submit(postgres_side), pool.submit(spark_side)):
@@ -274,12 +281,11 @@ def built(spark_server: SparkServer, admin_url: str, s3, tmp_path_factory: pytes
         yield result
 
 
-def _marts(rows_of, day: date) -> dict[str, list[tuple]]:
+def _marts(rows_of, day: date, version: int) -> dict[str, list[tuple]]:
     return {
         mart: sorted(
             rows_of(
-                f"select {columns} from marts.{mart} where date = '{day}'"
-                f" and version = {BUILT[day]}"
+                f"select {columns} from marts.{mart} where date = '{day}' and version = {version}"
             ),
             key=repr,
         )
@@ -295,9 +301,15 @@ def test_spark_loads_succeed_and_postgres_builds_pass(built: Built) -> None:
         assert built.pg_builds[day]["rc"] == 0, built.pg_builds[day]["output"][-3000:]
 
 
+def _warned(build: dict) -> set[str]:
+    return {k for k, v in build["results"].items() if v == "warn"}
+
+
 def test_every_unit_test_and_data_test_passes_on_spark(built: Built) -> None:
-    for day in (D1, D2):
-        build = built.spark_builds[day]
+    for build, on_postgresql in (
+        (built.spark_builds[D1], _warned(built.pg_builds[D1])),
+        (built.spark_range, _warned(built.pg_builds[D1]) | _warned(built.pg_builds[D2])),
+    ):
         failed = {
             k: v
             for k, v in build["results"].items()
@@ -305,8 +317,7 @@ def test_every_unit_test_and_data_test_passes_on_spark(built: Built) -> None:
         }
         assert build["rc"] == 0 and not failed, (failed, build["output"][-3000:])
         # The warn-level data-quality test warns on the same days on both targets.
-        warned = {k for k, v in build["results"].items() if v == "warn"}
-        assert warned == {k for k, v in built.pg_builds[day]["results"].items() if v == "warn"}
+        assert _warned(build) == on_postgresql
     kinds = [unique_id.split(".")[0] for unique_id in built.spark_builds[D1]["results"]]
     # The same nodes as on PostgreSQL (13 models, every data test, every unit test), and the
     # not_null tests of the columns whose nulls PostgreSQL's tables refuse themselves.
@@ -372,7 +383,8 @@ def test_the_advertiser_list_falls_back_to_the_latest_earlier_one(built: Built) 
 
 @pytest.mark.parametrize("day", [D1, D2])
 def test_marts_are_equal_row_for_row(built: Built, day: date) -> None:
-    spark, pg = _marts(built.spark_rows, day), _marts(built.pg_rows, day)
+    spark = _marts(built.spark_rows, day, SPARK_VERSION[day])
+    pg = _marts(built.pg_rows, day, BUILT[day])
     for mart in MARTS:
         assert len(pg[mart]) > 0, mart
         assert spark[mart] == pg[mart], mart
@@ -380,19 +392,18 @@ def test_marts_are_equal_row_for_row(built: Built, day: date) -> None:
 
 def test_a_range_builds_on_spark_what_one_build_per_day_builds(built: Built) -> None:
     """A backfill's range in one build (run_date..run_date_end), on Spark as on PostgreSQL
-    (tests/dbt/test_range_builds.py): every day's marts equal its own build's."""
+    (tests/dbt/test_range_builds.py): every day's marts equal a build of that day alone (D1's
+    on Spark itself, D2's on PostgreSQL: test_marts_are_equal_row_for_row)."""
     assert built.spark_range["rc"] == 0, built.spark_range["output"][-3000:]
-    for day in (D1, D2):
-        for mart, columns in MARTS.items():
-            in_range = built.spark_rows(
-                f"select {columns} from marts.{mart} where date = '{day}'"
-                f" and version = {RANGE_VERSION}"
-            )
-            assert sorted(in_range, key=repr) == _marts(built.spark_rows, day)[mart], mart
+    in_range = _marts(built.spark_rows, D1, RANGE_VERSION)
+    alone = _marts(built.spark_rows, D1, BUILT[D1])
+    for mart in MARTS:
+        assert len(alone[mart]) > 0, mart
+        assert in_range[mart] == alone[mart], mart
 
 
 def test_an_empty_day_fails_its_test_on_both_targets(built: Built) -> None:
-    test_id = "test.adtech_recs.assert_run_date_has_recommendations"
+    test_id = f"test.adtech_recs.{EMPTY_DAY_TEST}"
     for build in (built.spark_builds[D3], built.pg_builds[D3]):
         assert build["rc"] != 0
         assert build["results"][test_id] == "fail"

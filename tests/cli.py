@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -68,3 +69,13 @@ def generate_churning_days(first: dt.date, days: int, seed: int) -> None:
         "--views-per-day", "3000", "--ad-events-per-day", "3000", "--click-rate", "0.1",
         "--seed", str(seed),
     )  # fmt: skip
+
+
+def stop_group(process: subprocess.Popen, timeout: float = 60) -> None:
+    """Stop a server started with `start_new_session=True` and everything it started: SIGTERM
+    to its process group, SIGKILL if it is still there after `timeout` seconds."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)

@@ -9,8 +9,6 @@ goes to test-artifacts/browser/airflow_graph.png.
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -23,6 +21,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from pipeline.airflow.env import airflow_env, migrate
 from tests.browser.support import free_port, screenshot
+from tests.cli import stop_group
 from tests.databases import new_database
 
 DAG_ID = "adtech_recommendations"
@@ -73,11 +72,7 @@ def airflow_ui(stack, admin_url, tmp_path_factory) -> Iterator[str]:
                 time.sleep(3)
             yield base
         finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
+            stop_group(server)
             log.close()
 
 

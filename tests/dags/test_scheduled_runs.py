@@ -5,8 +5,6 @@ run every task must work on D = the data interval's start, and nothing else."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,6 +16,7 @@ import pytest
 
 from pipeline.airflow.env import DAG_ID, airflow_env, migrate
 from tests.api.conftest import free_port
+from tests.cli import stop_group
 from tests.databases import new_database
 
 D1 = "2024-11-20"
@@ -75,11 +74,7 @@ def airflow(stack, admin_url, s3, tmp_path):
             _unpause_when_ready(env)
             yield env, url, meta
         finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
+            stop_group(server)
             log.close()
             print((tmp_path / "standalone.log").read_text()[-3000:])
 

@@ -4,6 +4,7 @@ for, and the backfill DAG has the same steps over a range of days."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pendulum
@@ -203,6 +204,29 @@ def test_the_backfill_dag_runs_the_same_steps_over_a_range(bag, dag) -> None:
     assert backfill.get_task("record_failure").trigger_rule == "one_failed"
     assert _ancestors(backfill, "record_failure") == set(backfill.task_ids) - {"record_failure"}
     assert [t.task_id for t in backfill.leaves] == ["record_failure"]
+
+
+@pytest.mark.parametrize(
+    ("conf", "message"),
+    [
+        ({"start": "2024-13-01", "end": "2024-13-02"}, "'2024-13-01' is not a 'date'"),
+        ({"start": 20241120, "end": "2024-11-20"}, "20241120 is not of type 'string'"),
+        ({"start": "2024-11-20"}, "Invalid input for param end"),
+    ],
+    ids=["no such month", "not a string", "missing end"],
+)
+def test_the_backfill_params_schema_refuses_what_is_not_a_date(bag, conf, message) -> None:
+    """What `airflow dags test adtech_backfill -c CONF` checks before it creates a run (the
+    params merged into the DAG's, then validated): test_backfill_dag.py runs one such CLI call."""
+    import copy
+
+    from airflow.sdk.exceptions import ParamValidationError
+
+    params = copy.deepcopy(bag.dags[BACKFILL_ID].params)
+    with pytest.raises(ParamValidationError, match=re.escape(message)):
+        for key, value in conf.items():
+            params[key] = value
+        params.validate()
 
 
 def test_the_backfill_checks_its_params_before_opening_anything() -> None:

@@ -1,7 +1,8 @@
 """A failed night sends a mail (pipeline/airflow/notify.py), caught by a real SMTP server.
 
 One real `airflow dags test` run fails in one task: the day's ads_views partition is missing
-from S3, so `load_ads_views` fails and the run ends failed. With ADTECH_ALERT_EMAIL_TO and the
+from S3, so `load_ads_views` fails, naming the partition, and the run ends failed, the day
+unpublished. With ADTECH_ALERT_EMAIL_TO and the
 Airflow connection `adtech_smtp` set, an aiosmtpd server started here receives exactly one mail
 naming the DAG, the run, the day and the failed task (record_failure, which only repeats the
 failure, sends none). A failing task without the connection sends nothing and raises nothing.
@@ -23,7 +24,7 @@ from aiosmtpd.controller import Controller
 from devstack.ports import free_port
 from pipeline.airflow.env import dags_test, task_instances
 from pipeline.airflow.notify import failure_message
-from tests.dags.dag_data import generate, module_env
+from tests.dags.dag_data import generate, module_env, query
 
 DAY = "2024-11-20"
 RECIPIENT = "oncall@adtech.test"
@@ -104,6 +105,9 @@ def test_a_failed_night_mails_once_and_without_a_connection_sends_nothing(env, s
     states = {task: state for task, (state, _) in task_instances(env, DAY).items()}
     assert states["load_ads_views"] == "failed" and states["record_failure"] == "failed"
     assert states["load_product_views"] == "success"
+    # The load says which partition is missing, and the day is not published.
+    assert "MissingPartitionError" in output and f"date={DAY}" in output
+    assert query(env, "select date from ops.published_days") == []
     run_id = _latest_run_id(env)
 
     # One mail: the failed load's (record_failure only repeats the failure).

@@ -49,6 +49,18 @@ DEFAULT_CONF = {
 }
 
 
+# The JIT compilers of the stack's JVMs (master, workers, executors, Thrift Server): C1 only. On
+# a 2-core machine C2's compiler threads cost more CPU than they save on demo- and test-sized
+# days (tests/spark/test_hidden_cases.py: 249 -> 132 CPU seconds, docs/BENCHMARKS.md). A day at
+# size, or a real cluster, wants C2: ADTECH_SPARK_JAVA_OPTIONS="" (bench/spark_bench.py sets it).
+SMALL_MACHINE_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1"
+
+
+def java_options() -> str:
+    """Extra JVM options for every JVM of the local Spark stack (ADTECH_SPARK_JAVA_OPTIONS)."""
+    return os.environ.get("ADTECH_SPARK_JAVA_OPTIONS", SMALL_MACHINE_JAVA_OPTIONS).strip()
+
+
 class SparkStartError(RuntimeError):
     """The server exited or did not accept connections in time; the message ends with its log."""
 
@@ -145,8 +157,8 @@ def start_thrift_server(
             f"jdbc:derby:;databaseName={state_dir / 'metastore_db'};create=true"
         ),
         "spark.driver.extraJavaOptions": (
-            f"-Dderby.system.home={state_dir} -Djava.io.tmpdir={state_dir / 'tmp'}"
-        ),
+            f"{java_options()} -Dderby.system.home={state_dir} -Djava.io.tmpdir={state_dir / 'tmp'}"
+        ).strip(),
         **(conf or {}),
     }
     if ui_port:

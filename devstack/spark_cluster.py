@@ -34,6 +34,7 @@ from devstack.spark import (
     SparkStartError,
     _java,
     _tail,
+    java_options,
     spark_home,
     start_thrift_server,
 )
@@ -57,6 +58,7 @@ def _env() -> dict[str, str]:
         # The master's REST submission server (port 6066) is not used: applications connect
         # over spark://.
         "SPARK_MASTER_OPTS": "-Dspark.master.rest.enabled=false",
+        "SPARK_DAEMON_JAVA_OPTS": java_options(),
     }
     env.pop("SPARK_CONF_DIR", None)
     return env
@@ -137,6 +139,7 @@ class SparkCluster:
             "spark.executor.cores": "1",
             "spark.executor.memory": self.executor_memory,
             "spark.cores.max": str(len(self.workers)),
+            **({"spark.executor.extraJavaOptions": jvm} if (jvm := java_options()) else {}),
         }
 
     def alive_workers(self) -> list[dict]:

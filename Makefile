@@ -34,9 +34,10 @@ test: install
 	# tests): installed as root.
 	bash devstack/system-deps.sh
 	$(BIN)/ruff check .
-	# Over both cores; tests/conftest.py's scheduler groups the tests (a folder with heavy shared
-	# state runs whole on one worker, every other file is a unit).
-	$(BIN)/python -m pytest -n 2
+	# Three workers on the two cores (the Airflow tests spend much of their time waiting on
+	# Airflow); tests/conftest.py's scheduler groups the tests (a folder with heavy shared state
+	# runs whole on one worker, every other file is a unit).
+	$(BIN)/python -m pytest -n 3
 
 lint: install
 	$(BIN)/ruff check .

@@ -17,22 +17,25 @@ from devstack import stack as devstack
 from tests.databases import new_database
 
 TESTS = Path(__file__).resolve().parent
-# Folders whose tests share heavy session state (the Spark cluster, Airflow's metadata database,
-# the published marts, the API image, the browser): under `pytest -n 2` (what `make test` runs)
-# each runs whole on one worker, so that state is made once. Every other test file is a unit of
-# its own (its module-scoped fixtures are made once), spread over the workers.
-WHOLE_FOLDERS = ("spark", "dags", "api", "browser")
-# Rough seconds of the longest units (`--durations` on the shared 2-core machine at load 6-10,
-# 2026-12-02; tests/spark and tests/dags from their own runs at load 4-9), used only to order
-# them: the scheduler starts the longest unit first and gives a worker the next longest when it
-# runs low (longest processing time first), so the two long folders run side by side, the long
-# files follow and the short ones fill the ends. A unit not listed counts SECONDS_PER_TEST for
-# each of its tests.
+# Folders whose tests share heavy session state (the Spark cluster, the published marts, the API
+# image, the browser): under `pytest -n 3` (what `make test` runs) each runs whole on one worker,
+# so that state is made once. Every other test file is a unit of its own (its module-scoped
+# fixtures are made once), spread over the workers; tests/dags' files too (each worker migrates
+# Airflow's metadata database once, on its own stack).
+WHOLE_FOLDERS = ("spark", "api", "browser")
+# Rough seconds of the longest units (`--durations` on the shared 2-core machine, 2026-12-03,
+# scaled to a quiet machine), used only to order them: the scheduler starts the longest unit
+# first and gives a worker the next longest when it runs low (longest processing time first),
+# so the long units run side by side, the long files follow and the short ones fill the ends. A
+# unit not listed counts SECONDS_PER_TEST for each of its tests.
 UNIT_SECONDS = {
-    "spark": 1100,
-    "dags": 950,
+    "spark": 600,
+    "tests/dags/test_dag_runs.py": 260,
     "api": 250,
     "tests/pipeline/test_backfill.py": 230,
+    "tests/dags/test_airflow_cli.py": 200,
+    "tests/dags/test_backfill_dag.py": 190,
+    "tests/dags/test_scheduled_runs.py": 160,
     "tests/dbt/test_sandbox.py": 160,
     "tests/dbt/test_contributing_loop.py": 160,
     "browser": 150,
@@ -46,6 +49,7 @@ UNIT_SECONDS = {
     "tests/dbt/test_one_model_one_day.py": 80,
     "tests/dbt/test_plain_dbt_on_a_new_database.py": 70,
     "tests/loaders/test_retention_rebuild.py": 50,
+    "tests/dags/test_failure_notice.py": 45,
     "tests/pipeline/test_pandas_baseline.py": 45,
     "tests/dbt/test_sources_before_the_build.py": 35,
     "tests/devstack/test_restart.py": 35,

@@ -80,9 +80,10 @@ def search_paths() -> dict[str, str]:
     return {"PYTHONPATH": str(REPO_ROOT), "PATH": str(Path(sys.executable).parent)}
 
 
-def airflow_env(home: Path | None = None) -> dict[str, str]:
-    """os.environ plus this project's Airflow settings (settings already in the environment win)."""
-    env = dict(os.environ)
+def airflow_env(home: Path | None = None, base: dict[str, str] | None = None) -> dict[str, str]:
+    """`base` (default: os.environ) plus this project's Airflow settings (settings already in
+    `base` win)."""
+    env = dict(os.environ if base is None else base)
     home = home or Path(env.get("AIRFLOW_HOME") or REPO_ROOT / ".stack" / "airflow")
     merged = {**project_settings(env["DATABASE_URL"], home), **env}
     for key, first in search_paths().items():

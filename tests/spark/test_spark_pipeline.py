@@ -1,8 +1,8 @@
 """`adtech stack up --spark`, then `adtech run` and `adtech backfill --target spark` end to end, on
-the session's standalone cluster: the models build on Spark, the days' serving marts land in
-PostgreSQL and are published there, and the API answers exactly what the PostgreSQL target
-answers for the same input, even though a worker (and its executor) is killed in the middle of
-the backfill's build.
+the session's standalone cluster, and the backfill DAG on the spark target: the models build on
+Spark, the days' serving marts land in PostgreSQL and are published there, and the API answers
+exactly what the PostgreSQL target answers for the same input, even though a worker (and its
+executor) is killed in the middle of the backfill's build.
 
 The Spark side takes its settings as a newcomer does: `adtech stack up --spark` (here it finds
 the session's cluster running and reuses it) and `eval "$(adtech stack env)"`; only the database
@@ -12,11 +12,12 @@ which the load refreshes from the S3 bucket (ADTECH_SPARK_RAW_FROM_S3).
 Input (generated, seed fixed, in the real S3 endpoint): D1 with malformed lines among good ones
 (under the reject ceiling); D2 empty (the active list, but event files with a header and no
 line), which fails the source check and must not be published; D3 and D4 good days, backfilled
-in one range. Walk on each target: run D1, run D2, backfill D3..D4. On Spark, a watcher kills
-worker-1 as soon as a job of the backfill's dbt build (a model or a test, as dbt's query comment
-says) runs, and starts it again a few seconds later: Spark retries the lost tasks, or the
-range fails and each day runs alone (the pipeline's fallback); either way D1's answers stay
-as they were and D3, D4 end up published, equal to PostgreSQL's.
+in one range. Walk on each target: run D1, run D2, backfill D3..D4; then, on Spark, D3..D4
+again through the backfill DAG. On Spark, a watcher kills worker-1 as soon as a job of the
+backfill's dbt build (a model or a test, as dbt's query comment says) runs, and starts it again
+a few seconds later: Spark retries the lost tasks, or the range fails and each day runs alone
+(the pipeline's fallback); either way D1's answers stay as they were and D3, D4 end up
+published, equal to PostgreSQL's.
 
 Each target runs the days in a database of its own, both brand-new (on the Spark one, the marts
 are created in PostgreSQL by the landing step).
@@ -25,6 +26,7 @@ are created in PostgreSQL by the landing step).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import subprocess
@@ -41,6 +43,7 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from devstack.spark_cluster import SparkCluster, jobs
+from pipeline.airflow.env import airflow_env, migrate
 from tests.api.conftest import settings_for
 from tests.cli import ROOT, adtech
 from tests.databases import new_database
@@ -112,6 +115,29 @@ def walk(env: dict[str, str], during_backfill=None) -> dict:
     out["after"] = answers(url, D1)
     out["latest"] = answers(url, D4)
     return out
+
+
+def backfill_dag(env: dict[str, str], home: Path) -> dict:
+    """D3..D4 again, through the backfill DAG on this target (`airflow dags test adtech_backfill
+    -c CONF`, dbt through Cosmos): its exit code and output, the versions it replaced, and the
+    API's answers about D4 after it."""
+    url = env["DATABASE_URL"]
+    published = "select date, version from ops.published_days where date between %s and %s"
+    before = query(url, published, (D3, D4))
+    dag_env = airflow_env(home=home, base=env)
+    migrate(dag_env)
+    conf = json.dumps({"start": D3.isoformat(), "end": D4.isoformat()})
+    result = subprocess.run(
+        ["airflow", "dags", "test", "adtech_backfill", "-c", conf],
+        env=dag_env, cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    return {
+        "code": result.returncode,
+        "output": result.stdout + result.stderr,
+        "before": dict(before),
+        "after": dict(query(url, published, (D3, D4))),
+        "latest": answers(url, D4),
+    }
 
 
 class WorkerKiller:
@@ -237,6 +263,7 @@ def both(spark_stack, spark_cluster, spark_server, stack, admin_url, s3, tmp_pat
             pg_walk = pool.submit(walk, pg_env)
             spark_walk = pool.submit(walk, spark_env, killer)
             outcomes = {"default": pg_walk.result(), "spark": spark_walk.result()}
+        outcomes["spark"]["dag"] = backfill_dag(spark_env, root / "airflow")
         yield {
             "default": pg_url,
             "spark": spark_url,
@@ -265,6 +292,17 @@ def test_each_target_publishes_the_good_days_and_fails_the_empty_one(both):
         runs = query(url, "select date, status from ops.pipeline_runs")
         assert {d for d, status in runs if status == "success"} == set(PUBLISHED)
         assert (D2, "failed") in runs
+
+
+def test_the_backfill_dag_on_spark_serves_what_postgresql_serves(both):
+    """The backfill DAG on the spark target, end to end: loads, one dbt build on the cluster
+    through Cosmos, export, landing and publication of new versions of D3 and D4, whose
+    answers are PostgreSQL's."""
+    dag = both["outcomes"]["spark"]["dag"]
+    assert dag["code"] == 0, dag["output"][-5000:]
+    assert set(dag["after"]) == set(dag["before"]) == {D3, D4}
+    assert all(dag["after"][day] > dag["before"][day] for day in (D3, D4)), dag
+    assert dag["latest"] == both["outcomes"]["default"]["latest"]
 
 
 def test_the_spark_run_recorded_its_steps_and_landed_every_serving_mart(both):

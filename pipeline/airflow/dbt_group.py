@@ -38,9 +38,14 @@ The run's day(s) and version reach dbt as environment variables rendered per tas
 XCom (key `dbt_env`, pipeline.steps.transform.dbt_env), never as --vars: a new day keeps dbt's
 partial parsing. The build is `dbt build --selector nightly` (selectors.yml), the same as `adtech
 run` builds, after the same check of the run's sources (`dbt source freshness`: an empty or stale
-source fails the producer with its name before anything is built). The task groups render the
-steps' tags that the selector unions (sequence.dbt_selection); each model goes to its step by its
-tags (sequence.step_of_model).
+source fails the producer with its name before anything is built). The producer runs that check
+through Cosmos's own dbtRunner call, in Cosmos's copy of the project and with the build's flags,
+just before the build: dbt parses the project once a run (partially, from the state the previous
+build left in Cosmos's cache) and the build reuses that parse, where a check run apart (other
+flags, another folder) would parse on its own and leave a state the build cannot reuse. dbt's
+file log keeps warnings and errors, as the pipeline's (pipeline.steps.transform). The task groups
+render the steps' tags that the selector unions (sequence.dbt_selection); each model goes to its
+step by its tags (sequence.step_of_model).
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ version of adtech_recommendations.py (e.g. one taken from a commit: `git show
 REV:dags/adtech_recommendations.py`, with REPO_ROOT pointed at the checkout); each gets a metadata
 database of its own. Every night, on NEW dates, each variant runs `airflow dags test` for one day
 and `adtech run` runs another, the order rotating night by night; after one uncounted warm-up
-night. Prints each night, each contender's best, and each variant's best / adtech run's best.
+night. Prints each night (with each variant's costliest task instances, from its metadata),
+each contender's best, and each variant's best / adtech run's best.
 A dags folder whose parent is a checkout (e.g. `git worktree add /tmp/main main`) runs with that
 checkout first on PYTHONPATH, so an older DAG runs with its own pipeline code. With --noop, each
 variant's no-op twin (the same task ids, trigger rules and edges, every task doing nothing) runs
@@ -176,6 +177,8 @@ def compare(
             figures.append(
                 f"{name} {done.wall:6.2f} s (load {done.load:4.1f}, {done.peak_mb:.0f} MB)"
             )
+            if name in variants:
+                print(f"    {name}'s tasks, s: {_night_tasks(envs[name])}", flush=True)
             if night:  # the first night is a warm-up: marts, metadata, caches
                 walls[name].append(done.wall)
         print(
@@ -446,6 +449,24 @@ def _scheduled_range(flow: dict, days: list[dt.date]) -> Measure:
     )
     print(f"    scheduled range: the run itself {float(span):.1f} s (Airflow's clock)", flush=True)
     return Measure(wall, 0.0, load)
+
+
+def _night_tasks(flow: dict) -> str:
+    """The latest nightly DAG run's costliest tasks, and the rest summed (Airflow's metadata):
+    where a variant's day goes."""
+    rows = _metadata_rows(
+        flow,
+        "select task_id, duration from task_instance where dag_id = %s and run_id ="
+        " (select run_id from dag_run where dag_id = %s order by id desc limit 1)"
+        " and duration is not null order by duration desc",
+        DAG_ID,
+        DAG_ID,
+    )
+    durations = [(task, float(seconds)) for task, seconds in rows]
+    top, rest = durations[:6], durations[6:]
+    shown = ", ".join(f"{task} {seconds:.1f}" for task, seconds in top)
+    others = f"; {len(rest)} others {sum(s for _, s in rest):.1f}" if rest else ""
+    return f"{shown}{others} (sum {sum(s for _, s in durations):.1f} s)"
 
 
 def _range_tasks(env: dict) -> str:

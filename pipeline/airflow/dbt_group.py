@@ -38,14 +38,20 @@ The run's day(s) and version reach dbt as environment variables rendered per tas
 XCom (key `dbt_env`, pipeline.steps.transform.dbt_env), never as --vars: a new day keeps dbt's
 partial parsing. The build is `dbt build --selector nightly` (selectors.yml), the same as `adtech
 run` builds, after the same check of the run's sources (`dbt source freshness`: an empty or stale
-source fails the producer with its name before anything is built). The task groups render the
-steps' tags that the selector unions (sequence.dbt_selection); each model goes to its step by its
-tags (sequence.step_of_model).
+source fails the producer with its name before anything is built). The producer runs that check
+through Cosmos's own dbtRunner call, in Cosmos's copy of the project and with the build's flags,
+just before the build: dbt parses the project once a run (partially, from the state the previous
+build left in Cosmos's cache) and the build reuses that parse, where a check run apart (other
+flags, another folder) would parse on its own and leave a state the build cannot reuse. dbt's
+file log keeps warnings and errors, as the pipeline's (pipeline.steps.transform). The task groups
+render the steps' tags that the selector unions (sequence.dbt_selection); each model goes to its
+step by its tags (sequence.step_of_model).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from airflow.sdk import TaskGroup
@@ -103,16 +109,45 @@ class LockedBuildProducer(DbtProducerWatcherOperator):
     """Cosmos's producer (one `dbt build`, each node's result pushed for its watcher), holding the
     build lock for the build and for FiltrarDatos' export: the intermediate tables hold only the
     latest build's days, and a build started after this one would replace them
-    (pipeline.flow.sequence.build does the same for `adtech run`). Each day's run records each
+    (pipeline.flow.sequence.build does the same for `adtech run`). Before the build, in the same
+    project copy, the run's sources are checked (run_dbt_runner). Each day's run records each
     step's nodes (ops.pipeline_runs), as `adtech run` does."""
 
     _dbt_result: Any = None
+    _runs: tuple = ()
+    _checked = False  # the run's sources passed: the build started
 
     def run_dbt_runner(self, command: list[str], env: dict[str, str], cwd: str, **kwargs: Any):
-        result = super().run_dbt_runner(command, env, cwd, **kwargs)
-        if kwargs.get("context") is not None:  # the build (not a `dbt deps` before it)
-            self._dbt_result = result
-        return result
+        """Cosmos's dbtRunner call, for the build (with a context) preceded by the run's source
+        check: `dbt source freshness` in the build's own project copy, with the build's flags and
+        environment, so the build reuses the check's parse (dbt's partial parsing) instead of
+        parsing again. An empty or stale source raises SourcesNotReady, naming it, before
+        anything is built."""
+        if kwargs.get("context") is None:  # not the build (a `dbt deps`, never run here)
+            return super().run_dbt_runner(command, env, cwd, **kwargs)
+        from pipeline.steps.transform import SOURCES_CHECK, file_log_args, sources_checked
+
+        if "--project-dir" not in command:
+            raise RuntimeError(f"Cosmos's dbt command has no --project-dir: {command}")
+        # Cosmos's own flags (project copy, profile, target), which it appends last.
+        cosmos_flags = command[command.index("--project-dir") :]
+        own_flags = [
+            # dbt's target folder in the project copy, even where DBT_TARGET_PATH sends other dbt
+            # runs elsewhere: Cosmos's partial-parse cache reads and refreshes it there, so no
+            # other dbt run (with other flags) replaces the state the next day's build reuses.
+            "--target-path",
+            str(Path(cwd) / "target"),
+            # The pipeline's file log level (pipeline.steps.transform): not every SQL statement.
+            *file_log_args(),
+        ]
+        check = [command[0], *SOURCES_CHECK, "--no-write-json", "--quiet", *cosmos_flags]
+        checked = sources_checked(
+            super().run_dbt_runner([*check, *own_flags], env, cwd), self._runs
+        )
+        self.log.info("The run's sources are ready: %s", checked)
+        self._checked = True
+        self._dbt_result = super().run_dbt_runner([*command, *own_flags], env, cwd, **kwargs)
+        return self._dbt_result
 
     def execute(self, context: Any, **kwargs: Any) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
@@ -136,17 +171,18 @@ class LockedBuildProducer(DbtProducerWatcherOperator):
             # Retries are off, so this is a cleared task (the UI's Clear, `airflow backfill
             # create --reprocess-behavior`): build again. Cosmos's producer would skip itself.
             context = {**context, "ti": _FirstTry(context["ti"])}
+        self._runs, self._dbt_result, self._checked = tuple(runs), None, False
         exported: dict = {}
-        # The day's sources first, as `adtech run` (sequence.build): nothing is built from an
-        # empty or stale source, and the error names it.
-        sequence.check_sources(runs)
         try:
             with one_build_at_a_time():
+                # The sources are checked first, inside (run_dbt_runner).
                 super().execute(context, **kwargs)
                 exported = sequence.export_intermediates(runs)
         finally:
             nodes = node_summaries(self._dbt_result) if self._dbt_result is not None else []
-            for name, members in sequence.nodes_by_step(nodes).items():
+            # Each step's nodes, once the build started (not when a source stopped the day).
+            by_step = sequence.nodes_by_step(nodes) if self._checked else {}
+            for name, members in by_step.items():
                 seconds = sum(node["seconds"] for node in members)
                 for run in runs:
                     bookkeeping.record_step(run.run_id, name, seconds, {"nodes": members})
@@ -162,6 +198,10 @@ class _NoFallback:
         """A cleared watcher (retries are off) reads the build's result like a first try: the
         producer's statuses of its latest build, or none, which fails it below."""
         return None
+
+    def _log_startup_events(self, ti: Any) -> None:
+        """Cosmos's watcher reads dbt's start-up events from the build's XCom only to log them at
+        debug level: one request a watcher for nothing. The build's log has them."""
 
     def _fallback_to_non_watcher_run(self, try_number: int, context: Any) -> bool:
         from airflow.sdk.exceptions import AirflowFailException
@@ -321,6 +361,9 @@ def dbt_tasks() -> DbtTasks:
     for step in steps.values():
         for task in step.iter_tasks():
             task.__class__ = WATCHERS[type(task)]
+            # A watcher runs no dbt, so it needs no dbt environment: without it, rendering its
+            # fields pulls nothing from start's XCom (three requests a watcher otherwise).
+            task.env = {}
             if not task.upstream_task_ids:  # a model with no parent in the build
                 gate >> task
     # The statement's order between steps, as DBT_STEPS says (beside dbt's between models): a

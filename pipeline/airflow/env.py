@@ -71,6 +71,9 @@ def project_settings(database_url: str, home: Path) -> dict[str, str]:
         # 3.6 s a parse instead of a fraction of a second. Airflow versions the DAG by its
         # serialized form, which the manifest's models and tests shape.
         "AIRFLOW__COSMOS__ENABLE_DAG_VERSIONING": "False",
+        # Cosmos's cache (dbt's partial-parse state, kept from one build for the next) under
+        # Airflow's home, not in the host-wide /tmp/cosmos that every Airflow on it would share.
+        "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos"),
     }
 
 

@@ -70,6 +70,13 @@ def environment(values: Mapping[str, str | None]) -> Iterator[None]:
 PIPELINE_FILE_LOG_LEVEL = "warn"
 
 
+def file_log_args() -> list[str]:
+    """dbt's flags for the pipeline's file log level (none when DBT_LOG_LEVEL_FILE is set)."""
+    if os.environ.get("DBT_LOG_LEVEL_FILE"):
+        return []
+    return ["--log-level-file", PIPELINE_FILE_LOG_LEVEL]
+
+
 def _invoke(*args: str, manifest: Manifest | None = None):
     """dbt in-process, with the project and profile at the repository root; with `manifest`,
     dbt skips parsing."""
@@ -77,11 +84,6 @@ def _invoke(*args: str, manifest: Manifest | None = None):
 
     settings = get_settings()
     project_dir = str(settings.dbt_project_dir)
-    file_log = (
-        []
-        if os.environ.get("DBT_LOG_LEVEL_FILE")
-        else ["--log-level-file", PIPELINE_FILE_LOG_LEVEL]
-    )
     return dbtRunner(manifest=manifest).invoke(
         [
             *args,
@@ -90,7 +92,7 @@ def _invoke(*args: str, manifest: Manifest | None = None):
             "--profiles-dir",
             project_dir,
             "--quiet",
-            *file_log,
+            *file_log_args(),
             *target_args(settings.dbt_target),
         ]
     )
@@ -126,6 +128,10 @@ def parse_project() -> Manifest:
     return result.result
 
 
+# The dbt command that checks the run's sources (the `logs` sources of _sources.yml).
+SOURCES_CHECK = ("source", "freshness", "--select", "source:logs")
+
+
 class SourcesNotReady(DbtStepError):
     """A source of the run's days is empty or stale: the day stops before anything is built."""
 
@@ -140,7 +146,14 @@ def check_sources(
     or old data. Returns one dict per source (status, max_loaded_at, age in hours)."""
     days = build_days(run)
     with environment(dbt_env(days)):
-        result = _invoke("source", "freshness", "--select", "source:logs", manifest=manifest)
+        result = _invoke(*SOURCES_CHECK, manifest=manifest)
+    return sources_checked(result, days)
+
+
+def sources_checked(result, run: RunContext | Sequence[RunContext]) -> list[dict]:
+    """check_sources' verdict on a `dbt source freshness` result (SOURCES_CHECK) for the run's
+    days, wherever dbt ran (the DAGs run it in their Cosmos build's project copy)."""
+    days = build_days(run)
     span = days[0].day.isoformat() + (f"..{days[-1].day.isoformat()}" if len(days) > 1 else "")
     checked, problems = [], []
     for r in getattr(result.result, "results", None) or []:

@@ -5,7 +5,9 @@ from S3, so `load_ads_views` fails, naming the partition, and the run ends faile
 unpublished. With ADTECH_ALERT_EMAIL_TO and the
 Airflow connection `adtech_smtp` set, an aiosmtpd server started here receives exactly one mail
 naming the DAG, the run, the day and the failed task (record_failure, which only repeats the
-failure, sends none). A failing task without the connection sends nothing and raises nothing.
+failure, sends none). A failing task without the connection sends nothing and raises nothing:
+the day's build, whose check of the sources finds ads_views never loaded and stops it before
+anything is built.
 """
 
 from __future__ import annotations
@@ -130,18 +132,23 @@ def test_a_failed_night_mails_once_and_without_a_connection_sends_nothing(env, s
     ):
         assert expected in body, f"{expected!r} missing from:\n{body}"
 
-    # The same failure with recipients set but no connection: nothing sent, nothing raised. The
-    # failed task alone is enough (`airflow tasks test` runs it, and its failure callback, as
-    # `dags test` does, in the same DAG run: start's XCom is there).
+    # A failure with recipients set but no connection: nothing sent, nothing raised. The same
+    # night's build fails: `start` opens the day again (a new version: the failed run is closed)
+    # and Cosmos's producer checks the day's sources before it builds; ads_views never loaded,
+    # so it fails naming that source, with nothing built. (`airflow tasks test` runs each task,
+    # and its failure callback, as `dags test` does, in the same DAG run: start's XCom is there.)
     quiet = {k: v for k, v in notified.items() if k != "AIRFLOW_CONN_ADTECH_SMTP"}
-    result = subprocess.run(
-        ["airflow", "tasks", "test", "adtech_recommendations", "load_ads_views", DAY],
-        env=quiet,
-        capture_output=True,
-        text=True,
-    )
-    output = result.stdout + result.stderr
-    assert f"ads_views {DAY}: no objects under" in output, output[-3000:]  # failed, as meant
+    output = ""
+    for task in ("start", "dbt_build.dbt_producer_watcher"):
+        result = subprocess.run(
+            ["airflow", "tasks", "test", "adtech_recommendations", task, DAY],
+            env=quiet,
+            capture_output=True,
+            text=True,
+        )
+        output = result.stdout + result.stderr
+    assert f"logs.ads_views has no loaded row for {DAY}" in output, output[-3000:]
+    assert "START sql" not in output  # nothing built: the check runs before the build
     assert "no failure notice sent: Airflow connection 'adtech_smtp' is not configured" in output
     assert "could not be sent" not in output and "Failed to run task callback" not in output
     assert len(inbox.messages) == 1

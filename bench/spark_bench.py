@@ -23,17 +23,25 @@ Spark JVMs (the driver, and on the cluster each executor) and the S3 endpoint (/
 Divided by the day's events (ad events + product views) they give the per-event costs
 docs/SCALING.md extrapolates from. The machine's 1-minute load average is printed with every
 figure (2 cores, shared). Nothing here asserts a time.
+
+Memory, per Spark run: the peak resident memory of the driver and of each executor JVM (the
+kernel's VmHWM, reset before the run), and the bytes the run's stages spilled (memory -> disk),
+from the driver's REST API (`/api/v1/applications/<id>/stages`, the stages the run added). At
+the end, each executor's memory as Spark's own metrics saw it over the application's life
+(`allexecutors`: storage+execution memory, peak heap and execution memory, GC time).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -43,7 +51,7 @@ import botocore.config
 import psycopg2
 
 from devstack import stack
-from devstack.spark import start_thrift_server
+from devstack.spark import SparkServer, start_thrift_server
 from devstack.spark_cluster import start_cluster, start_thrift_server_on
 from pipeline.settings import REPO_ROOT
 
@@ -51,6 +59,7 @@ ADTECH = (sys.executable, "-m", "pipeline")
 FIRST_DAY = date(2025, 6, 1)
 TICKS = os.sysconf("SC_CLK_TCK")
 TARGETS = ("default", "spark")
+MB = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,8 @@ class Measure:
     wall: float
     cpu: dict[str, float]  # seconds per process group
     load: float  # 1-minute load average just before the run
+    peak_rss: dict[str, int]  # MB, per watched JVM, during this run
+    spilled: tuple[int, int] | None  # Spark stages' bytes spilled: (memory, disk), this run
 
     @property
     def cpu_total(self) -> float:
@@ -75,8 +86,16 @@ def proc_cpu(pid: int, children: bool = False) -> float:
 
 
 def children(pid: int) -> list[int]:
-    found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    """A process's children, whichever of its threads started them (a JVM starts its
+    executors from a worker thread, not from the main one `/proc/PID/task/PID` names)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += (task / "children").read_text().split()
     return [int(c) for c in found]
+
+
+def zombie(pid: int) -> bool:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
 
 
 def postmaster_pid(st: stack.Stack) -> int:
@@ -93,23 +112,92 @@ def moto_pid(endpoint: str) -> int | None:
     return pids[0] if pids else None
 
 
+def reset_peak_rss(pid: int) -> None:
+    """Start a new peak: writing 5 to clear_refs resets the kernel's VmHWM to the current RSS."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+def peak_rss(pid: int) -> int:
+    """A process's peak resident bytes since the last reset (the kernel's high-water mark: no
+    sampling to miss a short peak). Only the JVM itself: a child it spawns shares its memory
+    until exec (posix_spawn's vfork) and would count it twice."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def get_json(url: str) -> object:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return json.load(response)
+
+
+def app_api(server: SparkServer) -> str:
+    base = f"http://{server.host}:{server.ui_port}/api/v1/applications"
+    (app,) = get_json(base)
+    return f"{base}/{app['id']}"
+
+
+def stage_spills(server: SparkServer | None) -> dict[tuple[int, int], tuple[int, int]]:
+    """Every stage the driver's REST API still lists: (memory, disk) bytes spilled. A run's
+    stages are those absent before it (the UI keeps the newest 1,000 stages)."""
+    if server is None or not server.ui_port:
+        return {}
+    spills = {}
+    for stage in get_json(f"{app_api(server)}/stages"):
+        key = (stage["stageId"], stage["attemptId"])
+        spills[key] = (stage.get("memoryBytesSpilled", 0), stage.get("diskBytesSpilled", 0))
+    return spills
+
+
+def executor_memory(server: SparkServer) -> list[str]:
+    """Per executor (the driver included): its storage memory, and the peaks Spark's metrics
+    saw over the application's life (heap; execution memory: joins', sorts', aggregates'
+    buffers, which spill when they outgrow it)."""
+    lines = []
+    for e in get_json(f"{app_api(server)}/allexecutors"):
+        peak = e.get("peakMemoryMetrics") or {}
+        lines.append(
+            f"  executor {e['id']:>6}: max storage+execution memory {e['maxMemory'] / MB:.0f} MB;"
+            f" peak JVM heap {peak.get('JVMHeapMemory', 0) / MB:.0f} MB, off-heap"
+            f" {peak.get('JVMOffHeapMemory', 0) / MB:.0f} MB, on-heap execution"
+            f" {peak.get('OnHeapExecutionMemory', 0) / MB:.0f} MB, storage"
+            f" {peak.get('OnHeapStorageMemory', 0) / MB:.0f} MB; tasks {e['totalTasks']},"
+            f" shuffle written {e.get('totalShuffleWrite', 0) / MB:.0f} MB, GC"
+            f" {e.get('totalGCTime', 0) / 1000:.1f} s"
+        )
+    return lines
+
+
 def measure(
-    command: list[str], env: dict[str, str], servers: dict[str, tuple[int, bool]]
+    command: list[str],
+    env: dict[str, str],
+    servers: dict[str, tuple[int, bool]],
+    watch: dict[str, int],
+    spark: SparkServer | None,
 ) -> Measure:
     load = os.getloadavg()[0]
     before = {name: proc_cpu(pid, kids) for name, (pid, kids) in servers.items()}
+    stages_before = stage_spills(spark)
+    for pid in watch.values():
+        reset_peak_rss(pid)
     with tempfile.TemporaryFile() as out:
         started = time.perf_counter()
         child = subprocess.Popen(command, env=env, cwd=REPO_ROOT, stdout=out, stderr=out)
         _, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - started
+        peak = {name: round(peak_rss(pid) / MB) for name, pid in watch.items()}
         if os.waitstatus_to_exitcode(status) != 0:
             out.seek(0)
             sys.exit(f"{' '.join(command)} failed:\n{out.read().decode(errors='replace')[-4000:]}")
     cpu = {"adtech run": usage.ru_utime + usage.ru_stime}
     for name, (pid, kids) in servers.items():
         cpu[name] = proc_cpu(pid, kids) - before[name]
-    return Measure(wall, cpu, load)
+    spilled = None
+    if spark is not None and spark.ui_port:
+        new = [v for k, v in stage_spills(spark).items() if k not in stages_before]
+        spilled = (sum(m for m, _ in new), sum(d for _, d in new))
+    return Measure(wall, cpu, load, peak, spilled)
 
 
 def generate(env: dict[str, str], start: date, days: int, events: int) -> None:
@@ -151,6 +239,12 @@ def report(label: str, target: str, m: Measure, events: int) -> None:
         f"event; load {m.load:.1f}",
         flush=True,
     )
+    if target == "spark" and m.peak_rss:
+        rss = ", ".join(f"{k} {v:,}" for k, v in m.peak_rss.items())
+        print(f"    peak RSS MB: {rss}", flush=True)
+    if target == "spark" and m.spilled is not None:
+        print(f"    spilled: {m.spilled[0] / MB:,.0f} MB (their size in memory), "
+              f"{m.spilled[1] / MB:,.0f} MB written to disk", flush=True)  # fmt: skip
 
 
 def main() -> None:
@@ -201,12 +295,17 @@ def main() -> None:
             },
         }
         servers = {"postgres": (postmaster_pid(st), True)}
+        watch: dict[str, int] = {}  # the JVMs whose peak resident memory is reported
         if spark:
             servers["spark driver" if cluster else "spark"] = (spark.process.pid, True)
+            watch["driver" if cluster else "spark"] = spark.process.pid
         for worker in cluster.workers if cluster else []:
             # The executor JVMs: children of the workers, alive for the application's life.
-            for i, pid in enumerate(children(worker.pid)):
+            # (A worker also leaves a reaped-late launcher shell behind: a zombie, skipped.)
+            executors = [pid for pid in children(worker.pid) if not zombie(pid)]
+            for i, pid in enumerate(executors):
                 servers[f"executor {worker.name}.{i}"] = (pid, False)
+                watch[f"executor {worker.name}.{i}"] = pid
         if pid := moto_pid(st.env["AWS_ENDPOINT_URL_S3"]):
             servers["s3"] = (pid, False)
         s3 = boto3.client(
@@ -221,7 +320,7 @@ def main() -> None:
         copy_to_folder(s3, bucket, "raw/", raw)
         for target in targets:
             m = measure([*ADTECH, "run", "--date", warm.isoformat(), "--target", target],
-                        envs[target], servers)  # fmt: skip
+                        envs[target], servers, watch, spark)  # fmt: skip
             report("warm-up (20k, creates the marts)", target, m, 40_000)
 
         start = FIRST_DAY
@@ -235,7 +334,7 @@ def main() -> None:
                 order = targets if i % 2 == 0 else targets[::-1]
                 for target in order:
                     m = measure([*ADTECH, "run", "--date", day.isoformat(), "--target", target],
-                                envs[target], servers)  # fmt: skip
+                                envs[target], servers, watch, spark)  # fmt: skip
                     results.setdefault((size, target), []).append(m)
                     report(str(day), target, m, 2 * size)
             start += timedelta(days=len(days))
@@ -243,6 +342,9 @@ def main() -> None:
         for (size, target), runs in results.items():
             best = min(runs, key=lambda m: m.wall)
             report(f"{size:>10,}", target, best, 2 * size)
+        if spark and spark.ui_port:
+            print("\nSpark's executors over the whole application (REST API):", flush=True)
+            print("\n".join(executor_memory(spark)), flush=True)
     finally:
         if spark:
             spark.stop()

@@ -40,6 +40,9 @@ LOG_NAME = "thriftserver.log"
 DEFAULT_CONF = {
     "spark.ui.enabled": "false",
     "spark.sql.shuffle.partitions": "4",
+    # Uncompressed files read in parts of 1 MB (Spark's default: 128 MB), so that even a small
+    # day's file is split across tasks and workers as a cluster splits a day at size.
+    "spark.sql.files.maxPartitionBytes": "1m",
     "spark.sql.session.timeZone": "UTC",
     # The embedded Derby metastore filters partitions on string keys only unless told to push
     # integral ones down too: the marts' `version = V` filters on a bigint partition key.

@@ -183,12 +183,12 @@
             select regexp_extract(path, '[^/]*$', 0) as file_name, length as size_bytes
             from adtech_files_{{ suffix }}
         ),
-        numbered as (
+        split_lines as (
             select
                 concat('{{ key_prefix }}', lines.file_name) as s3_key,
                 sizes.size_bytes,
-                row_number() over (partition by lines.file_name order by block_start, row_id)
-                    as line_number,
+                block_start,
+                row_id,
                 line,
                 split(line, ',', -1) as f
             from lines
@@ -198,43 +198,88 @@
             s3_key,
             hash(s3_key) as object_id,
             size_bytes,
+            block_start,
+            row_id,
+            line,
+            f,
+            {{ reason }} as data_reason
+        from split_lines
+    {%- endset -%}
+    {#- Line numbers without a sort: a split (a file, or a part of an uncompressed one from
+        `block_start`) is read by one task in order, so monotonically_increasing_id() counts its
+        lines one by one; a line's number is the lines of the file's earlier splits plus its
+        place in its split. (A row_number() over each file put a whole file in one task: a
+        10 M-line file ran an executor out of memory.) -#}
+    {%- set offsets -%}
+        select
+            s3_key,
+            block_start,
+            first_row_id,
+            coalesce(sum(lines) over (
+                partition by s3_key order by block_start
+                rows between unbounded preceding and 1 preceding), 0) as lines_before
+        from (
+            select s3_key, block_start, min(row_id) as first_row_id, count(*) as lines
+            from {judged_lines}
+            group by s3_key, block_start
+        )
+    {%- endset -%}
+    {%- set numbered -%}
+        select
+            s3_key,
+            object_id,
+            size_bytes,
             line_number,
             line,
             f,
             case
-                when line_number > 1 then {{ reason }}
+                when line_number > 1 then data_reason
                 when hex(substr(cast(line as binary), 1, 2)) = '1F8B' then 'gzip_misnamed'
                 when line in ('{{ header }}', concat(decode(unhex('EFBBBF'), 'UTF-8'), '{{ header }}'))
                     then 'header'
                 else 'header_mismatch'
             end as reason
-        from numbered
+        from (
+            select
+                judged_lines.*,
+                offsets.lines_before + judged_lines.row_id - offsets.first_row_id + 1 as line_number
+            from {judged_lines} as judged_lines
+            join {offsets} as offsets
+                on judged_lines.s3_key = offsets.s3_key
+                and judged_lines.block_start = offsets.block_start
+        )
     {%- endset -%}
     {#- The judged lines are read six times below: written once as a parquet table in a scratch
-        database (dropped at the end), by the executors, on disk. Not `cache table`: that pins
+        database (dropped at the end, with their splits' offsets), by the executors, on disk. Not `cache table`: that pins
         the whole day in memory (the driver's, in local mode) and spills when the day outgrows
         it. The load's id in the name: a load run by hand beside the pipeline's cannot collide. -#}
-    {%- set judged_table = 'adtech_scratch.judged_' ~ suffix ~ '_' ~ load_id -%}
+    {%- set scratch = 'adtech_scratch.' ~ suffix ~ '_' ~ load_id -%}
+    {%- set lines_table = scratch ~ '_lines' -%}
+    {%- set offsets_table = scratch ~ '_offsets' -%}
+    {%- set judged_table = 'adtech_judged_' ~ suffix -%}
     {%- do run_query("create database if not exists adtech_scratch") -%}
-    {%- do run_query("drop table if exists " ~ judged_table) -%}
-    {%- do run_query("create table " ~ judged_table ~ " using parquet as " ~ judged) -%}
+    {%- do run_query("create table " ~ lines_table ~ " using parquet as " ~ judged) -%}
+    {%- do run_query("create table " ~ offsets_table ~ " using parquet as "
+        ~ offsets | replace('{judged_lines}', lines_table)) -%}
+    {%- do run_query("create or replace temporary view " ~ judged_table ~ " as "
+        ~ numbered | replace('{judged_lines}', lines_table) | replace('{offsets}', offsets_table)) -%}
 
     {%- set files = run_query(
         "select s3_key, line, reason from " ~ judged_table ~ " where line_number = 1") -%}
     {%- if files.rows | length == 0 -%}
-        {%- do _load_raw_day_cleanup(suffix, judged_table) -%}
+        {%- do _load_raw_day_cleanup(suffix, scratch) -%}
         {{ exceptions.raise_compiler_error(
             source ~ " " ~ day ~ ": no objects under " ~ location) }}
     {%- endif -%}
     {%- for row in files.rows if row[2] == 'gzip_misnamed' -%}
-        {%- do _load_raw_day_cleanup(suffix, judged_table) -%}
+        {%- do _load_raw_day_cleanup(suffix, scratch) -%}
         {{ exceptions.raise_compiler_error(
             root.rstrip('/') ~ "/" ~ row[0] ~ ": gzip by its first bytes, but its name does not"
             ~ " end in .gz, and Spark decompresses by the name; the pipeline's Spark load"
             ~ " (adtech run --target spark) stages such objects under a right name") }}
     {%- endfor -%}
     {%- for row in files.rows if row[2] == 'header_mismatch' -%}
-        {%- do _load_raw_day_cleanup(suffix, judged_table) -%}
+        {%- do _load_raw_day_cleanup(suffix, scratch) -%}
         {{ exceptions.raise_compiler_error(
             root.rstrip('/') ~ "/" ~ row[0] ~ ": header is '" ~ row[1] ~ "', expected '"
             ~ header ~ "'") }}
@@ -252,7 +297,7 @@
         {%- for row in top.rows -%}
             {%- do reasons.append(row[0] ~ " (" ~ row[1] ~ ")") -%}
         {%- endfor -%}
-        {%- do _load_raw_day_cleanup(suffix, judged_table) -%}
+        {%- do _load_raw_day_cleanup(suffix, scratch) -%}
         {{ exceptions.raise_compiler_error(
             source ~ " " ~ day ~ ": " ~ rejected ~ " of " ~ (loaded + rejected)
             ~ " lines rejected (" ~ "%.2f" | format(100 * rejected / (loaded + rejected))
@@ -270,7 +315,7 @@
     {%- set mode = run_query("set spark.sql.sources.partitionOverwriteMode").rows[0][1] -%}
     {%- if mode | lower != 'dynamic' -%}
         {#- In static mode the inserts below would replace every partition of the tables. -#}
-        {%- do _load_raw_day_cleanup(suffix, judged_table) -%}
+        {%- do _load_raw_day_cleanup(suffix, scratch) -%}
         {{ exceptions.raise_compiler_error(
             "load_raw_day: could not set dynamic partition overwrite (got " ~ mode ~ ")") }}
     {%- endif -%}
@@ -302,7 +347,7 @@
         ~ load_id ~ "', timestamp'" ~ started_at ~ "', current_timestamp(), date'" ~ list_day
         ~ "', " ~ day_literal ~ ", '" ~ source ~ "' from " ~ judged_table
         ~ " group by s3_key, object_id") -%}
-    {%- do _load_raw_day_cleanup(suffix, judged_table) -%}
+    {%- do _load_raw_day_cleanup(suffix, scratch) -%}
 
     {%- set result = {
         'source': source, 'date': day, 'list_date': list_day, 'files': files.rows | length,
@@ -311,8 +356,10 @@
     {{ return(result) }}
 {%- endmacro %}
 
-{% macro _load_raw_day_cleanup(suffix, judged_table) -%}
-    {%- do run_query("drop table if exists " ~ judged_table) -%}
+{% macro _load_raw_day_cleanup(suffix, scratch) -%}
+    {%- for table in ('lines', 'offsets') -%}
+        {%- do run_query("drop table if exists " ~ scratch ~ "_" ~ table) -%}
+    {%- endfor -%}
     {%- for view in ('judged', 'text', 'files', 'list_days') -%}
         {%- do run_query("drop view if exists adtech_" ~ view ~ "_" ~ suffix) -%}
     {%- endfor -%}

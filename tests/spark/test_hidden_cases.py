@@ -118,6 +118,18 @@ def objects() -> dict[str, bytes]:
         ads + "part-4.csv": body(
             "ads_views", [*good("ads_views", 120, 700), *AD_ODDITIES[:16]], b"\r\n", bom=True
         ),
+        # Plain and over 2 MB: Spark reads it in parts (the stack's 1 MB splits), the overlong
+        # line across a boundary, and still numbers its lines as the loaders do.
+        ads + "part-5.csv": body(
+            "ads_views",
+            [
+                *good("ads_views", 20_000, 1000),
+                AD_ODDITIES[-1],
+                *AD_ODDITIES[:16],
+                *good("ads_views", 20_000, 21_000),
+                *AD_ODDITIES[:16],
+            ],
+        ),
         views + "part-0": gzip.compress(
             body("product_views", [*good("product_views", 300), *VIEW_ODDITIES])
         ),

@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.dag_bench [--events 200000]
     .venv/bin/python -m bench.dag_bench --compare NAME=DAGS_FOLDER,... [--nights 3] [--noop]
+        [--scheduler]
     .venv/bin/python -m bench.dag_bench --backfill 30 [--backfill-dags DAGS_FOLDER]
     .venv/bin/python -m bench.dag_bench --range 30 [--rounds 1] [--scheduler]
 
@@ -23,7 +24,10 @@ checkout first on PYTHONPATH, so an older DAG runs with its own pipeline code. W
 variant's no-op twin (the same task ids, trigger rules and edges, every task doing nothing) runs
 as a contender too; with two variants ONE_BUILD=...,PER_MODEL=... the bench prints the per-model
 DAG's target: the one-build DAG's day + the difference of the twins (Airflow's own cost of the
-added task instances) + 10 %.
+added task instances) + 10 %. With --scheduler, each variant's day also runs as production runs
+it: triggered on a running `airflow standalone` of its own (`airflow dags trigger
+adtech_recommendations -c '{"run_date": D}'`; LocalExecutor, so the three loads run at once, one
+process per task), timed from the trigger until the bench sees the run finished.
 
 With --backfill N: N new days through Airflow against N pandas nights. First the
 pandas baseline runs the N days one after another; then `airflow standalone` (scheduler, DAG
@@ -139,7 +143,13 @@ def variant_env(env: dict, name: str, folder: Path, root: Path) -> dict:
 
 
 def compare(
-    env: dict, root: Path, variants: dict[str, Path], nights: int, events: int, noop: bool = False
+    env: dict,
+    root: Path,
+    variants: dict[str, Path],
+    nights: int,
+    events: int,
+    noop: bool = False,
+    scheduler: bool = False,
 ) -> None:
     dags = dict(variants)
     if noop:  # each variant's no-op twin: Airflow's own cost for a day of that shape
@@ -150,7 +160,8 @@ def compare(
         name: variant_env(env, name.replace("-", "_"), folder, root)
         for name, folder in dags.items()
     }
-    contenders = [*dags, "adtech run"]
+    scheduled = {f"{name} scheduled": name for name in variants} if scheduler else {}
+    contenders = [*dags, *scheduled, "adtech run"]
     first = dt.date(2025, 3, 1)
     days = [first + dt.timedelta(days=i) for i in range((nights + 1) * len(contenders))]
     subprocess.run(
@@ -168,23 +179,46 @@ def compare(
 
     walls: dict[str, list[float]] = {name: [] for name in contenders}
     pending = iter(days)
+    flows: dict[str, dict] = {}
+    for label, name in scheduled.items():  # a metadata database of its own
+        flows[label] = variant_env(env, f"sched_{name}", variants[name], root)
+        # No catch-up of the schedule: the bench's runs are the triggered ones.
+        flows[label]["ADTECH_DAG_START_DATE"] = "2099-01-01"
+    _compare_nights(contenders, nights, pending, command, flows, envs, variants, walls, root)
+    _compare_results(walls, variants, noop, scheduled)
+
+
+def _compare_nights(
+    contenders, nights, pending, command, flows, envs, variants, walls, root
+) -> None:
     for night in range(nights + 1):
         order = contenders[night % len(contenders) :] + contenders[: night % len(contenders)]
         figures = []
         for name in order:
             day = next(pending).isoformat()
-            done = measure(*command(name, day))
+            if name in flows:
+                # The scheduler runs only for its own contender's day (it would load the others'
+                # machine); its start-up is not counted, nor its first seconds.
+                with standalone(flows[name], root, DAG_ID):
+                    time.sleep(15)
+                    done = _scheduled_night(flows[name], day)
+            else:
+                done = measure(*command(name, day))
             figures.append(
                 f"{name} {done.wall:6.2f} s (load {done.load:4.1f}, {done.peak_mb:.0f} MB)"
             )
-            if name in variants:
-                print(f"    {name}'s tasks, s: {_night_tasks(envs[name])}", flush=True)
+            if name in variants or name in flows:
+                tasks = _night_tasks(envs[name] if name in variants else flows[name])
+                print(f"    {name}'s tasks, s: {tasks}", flush=True)
             if night:  # the first night is a warm-up: marts, metadata, caches
                 walls[name].append(done.wall)
         print(
             f"  night {night}{' (warm-up)' if not night else ''}: " + " | ".join(figures),
             flush=True,
         )
+
+
+def _compare_results(walls, variants, noop, scheduled) -> None:
     base = walls["adtech run"]
     if noop and len(variants) == 2:
         # The target of the per-model DAG (second variant) against the one-build DAG (first):
@@ -199,7 +233,7 @@ def compare(
             f" {target:.2f} s: {'met' if min(walls[second]) <= target else 'NOT met'}",
             flush=True,
         )
-    for name in variants:
+    for name in [*variants, *scheduled]:
         ratios = [a / b for a, b in zip(walls[name], base, strict=True)]
         print(
             f"  {name}: best {min(walls[name]):.2f} s, adtech run best {min(base):.2f} s,"
@@ -451,6 +485,28 @@ def _scheduled_range(flow: dict, days: list[dt.date]) -> Measure:
     return Measure(wall, 0.0, load)
 
 
+def _scheduled_night(flow: dict, day: str) -> Measure:
+    """One day of the nightly DAG triggered on its running scheduler, as an operator triggers
+    it; the wall time runs until the bench sees the run finished (polled every second)."""
+    run_id = f"bench__{day}"
+    load = os.getloadavg()[0]
+    started = time.perf_counter()
+    subprocess.run(
+        ["airflow", "dags", "trigger", DAG_ID, "-r", run_id, "-c", json.dumps({"run_date": day})],
+        env=flow, check=True, capture_output=True,
+    )  # fmt: skip
+    state = None
+    while state not in ("success", "failed"):
+        time.sleep(1)
+        rows = _metadata_rows(
+            flow, "select state from dag_run where dag_id = %s and run_id = %s", DAG_ID, run_id
+        )
+        state = rows[0][0] if rows else None
+    wall = time.perf_counter() - started
+    assert state == "success", f"scheduled day {day}: {state}"
+    return Measure(wall, 0.0, load)
+
+
 def _night_tasks(flow: dict) -> str:
     """The latest nightly DAG run's costliest tasks, and the rest summed (Airflow's metadata):
     where a variant's day goes."""
@@ -578,7 +634,9 @@ def main() -> None:
     parser.add_argument("--range", type=int, default=0, help="days of one backfill DAG run")
     parser.add_argument("--rounds", type=int, default=1, help="counted rounds with --range")
     parser.add_argument(
-        "--scheduler", action="store_true", help="--range also on airflow standalone (triggered)"
+        "--scheduler",
+        action="store_true",
+        help="--range and --compare also on airflow standalone (triggered)",
     )
     args = parser.parse_args()
 
@@ -599,7 +657,7 @@ def main() -> None:
             variants = dict(item.split("=", 1) for item in args.compare.split(","))
             print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()}", flush=True)
             folders = {k: Path(v) for k, v in variants.items()}
-            compare(env, root, folders, args.nights, args.events, args.noop)
+            compare(env, root, folders, args.nights, args.events, args.noop, args.scheduler)
             return
         if args.backfill or args.range:
             print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()}", flush=True)

@@ -17,7 +17,11 @@ Dropped, each as a whole partition (or folder):
   as on the default target): older than the served version, except the `keep` most recent a
   successful run published before it; never the served version or a newer one (a build in
   progress);
-- the export root's `date=D/version=V/` folder of each superseded version dropped.
+- the export root's `date=D/version=V/` folder of each superseded version dropped;
+- the scratch tables of loads that died (adtech_scratch.*: a load drops its own when it ends,
+  fails or not; a killed one cannot). While the cleanup holds the loads' lock no pipeline load
+  runs, so every one left is a dead load's. (A load run by hand with `dbt run-operation
+  load_raw_day` takes no lock: beside a cleanup it loses its scratch tables and fails; rerun it.)
 
 Spark has no row-level locks: a load of an old day running at the same time as the cleanup
 would be the load lock's turn (pipeline/spark/load.py), so the cleanup takes that lock too.
@@ -198,9 +202,22 @@ def spark_cleanup(
                         f"alter table marts.{table} drop if exists partition"
                         f" (date = '{day}', version = {version})",
                     )
+        drops += _dead_loads_scratch(cur, today, dry_run)
     store = store_for(export_root().rstrip("/"))
     for day, version in sorted(doomed):
         drops.append(SparkDrop("spark:export", day, str(version)))
         if not dry_run:
             store.remove(f"date={day}/version={version}/")
+    return drops
+
+
+def _dead_loads_scratch(cur, today: dt.date, dry_run: bool) -> list[SparkDrop]:
+    """The scratch tables dead loads left (the caller holds the loads' lock)."""
+    spark_sql(cur, "show databases like 'adtech_scratch'")
+    if not cur.fetchall():
+        return []
+    drops = [SparkDrop("spark:scratch", today, t) for t in _spark_tables(cur, "adtech_scratch")]
+    if not dry_run:
+        for drop in drops:
+            spark_sql(cur, f"drop table if exists adtech_scratch.{drop.detail}")
     return drops

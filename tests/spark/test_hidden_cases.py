@@ -350,13 +350,15 @@ def test_misnamed_objects_are_staged_by_server_side_copy_on_an_s3_root(s3, bucke
 
 
 OLD = dt.date(1999, 12, 31)  # the cleanup's night: far from every other Spark test's days
+DEAD_LOAD = "adtech_scratch.dead_load_lines"
 
 
 def test_cleanup_on_spark_drops_what_retention_no_longer_keeps(loaded: Loaded, tmp_path) -> None:
     """`adtech cleanup --target spark [--dry-run]`: old raw days, old rejects, manifest rows
     nothing points at, superseded mart versions and their export folders go from Spark, by
-    PostgreSQL's rules (raw 7 days, rejects 30, one superseded version kept); the served and
-    newer versions and recent days stay. A dry run changes nothing."""
+    PostgreSQL's rules (raw 7 days, rejects 30, one superseded version kept), and so do the
+    scratch tables a killed load left; the served and newer versions and recent days stay. A
+    dry run changes nothing."""
     ages = {"raw_old": 30, "raw_new": 1, "rej_old": 60, "rej_new": 20, "served": 11}
     d = {name: OLD - dt.timedelta(days=n) for name, n in ages.items()}
     probe = "marts.cleanup_probe"
@@ -382,6 +384,9 @@ def test_cleanup_on_spark_drops_what_retention_no_longer_keeps(loaded: Loaded, t
             f"insert into {probe} partition (date = '{d['served']}', version = {v}) values ({v})"
             for v in (1, 2, 3, 4)
         ),
+        # What a load killed in the middle leaves (dbt_project/macros/load_raw_day.sql).
+        "create database if not exists adtech_scratch",
+        f"create table {DEAD_LOAD} using parquet as select 1 as row_id",
     ]
     for statement in statements:
         _run(loaded, statement)
@@ -414,14 +419,18 @@ def test_cleanup_on_spark_drops_what_retention_no_longer_keeps(loaded: Loaded, t
             tuple(r[0] for r in loaded.on_spark(f"show partitions {t}") if "=1999-" in r[0])
             for t in ("raw.ads_views", "ops.rejected_rows", "ops.load_manifest", probe)
         ]
-        return (*parts, sorted(p.name for p in exports.glob("date=*/version=*")))
+        scratch = [r[1] for r in loaded.on_spark("show tables in adtech_scratch")]
+        folders = sorted(p.name for p in exports.glob("date=*/version=*"))
+        return (*parts, folders, DEAD_LOAD.split(".")[1] in scratch)
 
     before = state()
     dry = adtech(env, "cleanup", "--target", "spark", "--dry-run", "--date", str(OLD))
     assert state() == before
     assert "spark:marts.cleanup_probe 1" in dry.stdout, dry.stdout
+    assert f"spark:scratch {DEAD_LOAD.split('.')[1]}" in dry.stdout, dry.stdout
     adtech(env, "cleanup", "--target", "spark", "--date", str(OLD))
-    raw, rejects, manifest, versions, folders = state()
+    raw, rejects, manifest, versions, folders, dead_load_left = state()
+    assert not dead_load_left
     assert raw == (f"date={d['raw_new']}",)
     assert rejects == (f"date={d['rej_new']}/source=ads_views",)
     assert sorted(manifest) == sorted(

@@ -452,29 +452,30 @@ def _check_published(env: dict, name: str, days: list[dt.date]) -> None:
     assert published == len(days), f"{name}: {published} of {len(days)} days published"
 
 
-def _scheduled_range(flow: dict, days: list[dt.date]) -> Measure:
-    """One range triggered on the running scheduler (`airflow dags trigger`, as a user types
-    it); the wall time runs until the bench sees the run finished (polled every second)."""
-    first, last = days[0].isoformat(), days[-1].isoformat()
-    run_id = f"bench__{first}__{last}"
+def _triggered(flow: dict, dag_id: str, run_id: str, conf: dict) -> tuple[float, float, str]:
+    """Trigger one run on the running scheduler (`airflow dags trigger`, as a user types it) and
+    poll every second until the bench sees it finished: (wall seconds, load before, state)."""
     load = os.getloadavg()[0]
     started = time.perf_counter()
     subprocess.run(
-        ["airflow", "dags", "trigger", BACKFILL_DAG, "-r", run_id, "-c",
-         json.dumps({"start": first, "end": last})],
+        ["airflow", "dags", "trigger", dag_id, "-r", run_id, "-c", json.dumps(conf)],
         env=flow, check=True, capture_output=True,
     )  # fmt: skip
     state = None
     while state not in ("success", "failed"):
         time.sleep(1)
         rows = _metadata_rows(
-            flow,
-            "select state from dag_run where dag_id = %s and run_id = %s",
-            BACKFILL_DAG,
-            run_id,
+            flow, "select state from dag_run where dag_id = %s and run_id = %s", dag_id, run_id
         )
         state = rows[0][0] if rows else None
-    wall = time.perf_counter() - started
+    return time.perf_counter() - started, load, state
+
+
+def _scheduled_range(flow: dict, days: list[dt.date]) -> Measure:
+    """One range triggered on the running scheduler."""
+    first, last = days[0].isoformat(), days[-1].isoformat()
+    run_id = f"bench__{first}__{last}"
+    wall, load, state = _triggered(flow, BACKFILL_DAG, run_id, {"start": first, "end": last})
     assert state == "success", f"scheduled range {first}..{last}: {state}"
     ((span,),) = _metadata_rows(
         flow,
@@ -486,23 +487,8 @@ def _scheduled_range(flow: dict, days: list[dt.date]) -> Measure:
 
 
 def _scheduled_night(flow: dict, day: str) -> Measure:
-    """One day of the nightly DAG triggered on its running scheduler, as an operator triggers
-    it; the wall time runs until the bench sees the run finished (polled every second)."""
-    run_id = f"bench__{day}"
-    load = os.getloadavg()[0]
-    started = time.perf_counter()
-    subprocess.run(
-        ["airflow", "dags", "trigger", DAG_ID, "-r", run_id, "-c", json.dumps({"run_date": day})],
-        env=flow, check=True, capture_output=True,
-    )  # fmt: skip
-    state = None
-    while state not in ("success", "failed"):
-        time.sleep(1)
-        rows = _metadata_rows(
-            flow, "select state from dag_run where dag_id = %s and run_id = %s", DAG_ID, run_id
-        )
-        state = rows[0][0] if rows else None
-    wall = time.perf_counter() - started
+    """One day of the nightly DAG triggered on its running scheduler, as an operator does."""
+    wall, load, state = _triggered(flow, DAG_ID, f"bench__{day}", {"run_date": day})
     assert state == "success", f"scheduled day {day}: {state}"
     return Measure(wall, 0.0, load)
 

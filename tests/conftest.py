@@ -23,36 +23,36 @@ TESTS = Path(__file__).resolve().parent
 # fixtures are made once), spread over the workers; tests/dags' files too (each worker migrates
 # Airflow's metadata database once, on its own stack).
 WHOLE_FOLDERS = ("spark", "api", "browser")
-# Rough seconds of the longest units (`--durations` on the shared 2-core machine, 2026-12-03,
-# scaled to a quiet machine), used only to order them: the scheduler starts the longest unit
-# first and gives a worker the next longest when it runs low (longest processing time first),
-# so the long units run side by side, the long files follow and the short ones fill the ends. A
-# unit not listed counts SECONDS_PER_TEST for each of its tests.
+# Rough seconds of the longest units (`--durations`, `pytest -n 3` on the quiet 2-core machine,
+# 2026-12-03), used only to order them: the scheduler starts the longest unit first and gives a
+# worker the next longest when it runs low (longest processing time first), so the long units
+# run side by side, the long files follow and the short ones fill the ends. A unit not listed
+# counts SECONDS_PER_TEST for each of its tests.
 UNIT_SECONDS = {
-    "spark": 600,
-    "tests/dags/test_dag_runs.py": 260,
-    "api": 250,
-    "tests/pipeline/test_backfill.py": 230,
-    "tests/dags/test_airflow_cli.py": 200,
-    "tests/dags/test_backfill_dag.py": 190,
-    "tests/dags/test_scheduled_runs.py": 160,
-    "tests/dbt/test_sandbox.py": 160,
-    "tests/dbt/test_contributing_loop.py": 160,
-    "browser": 150,
-    "tests/pipeline/test_write_audit_publish.py": 140,
-    "tests/dbt/test_range_builds.py": 130,
-    "tests/conventions/test_pre_commit.py": 120,
-    "tests/dbt/test_daily_builds.py": 120,
-    "tests/dbt/test_failures_and_tooling.py": 110,
-    "tests/dbt/test_partial_parsing.py": 90,
-    "tests/pipeline/test_concurrent_days.py": 90,
-    "tests/dbt/test_one_model_one_day.py": 80,
-    "tests/dbt/test_plain_dbt_on_a_new_database.py": 70,
+    "spark": 1700,
+    "tests/dags/test_dag_runs.py": 400,
+    "tests/dags/test_backfill_dag.py": 290,
+    "tests/dags/test_scheduled_runs.py": 290,
+    "tests/dags/test_airflow_cli.py": 230,
+    "browser": 220,
+    "api": 200,
+    "tests/pipeline/test_backfill.py": 175,
+    "tests/dbt/test_contributing_loop.py": 150,
+    "tests/pipeline/test_concurrent_days.py": 140,
+    "tests/dags/test_failure_notice.py": 135,
+    "tests/dbt/test_sandbox.py": 130,
+    "tests/dbt/test_daily_builds.py": 125,
+    "tests/pipeline/test_write_audit_publish.py": 120,
+    "tests/dbt/test_failures_and_tooling.py": 120,
+    "tests/dbt/test_one_model_one_day.py": 115,
+    "tests/dbt/test_range_builds.py": 105,
+    "tests/dbt/test_plain_dbt_on_a_new_database.py": 80,
+    "tests/dbt/test_partial_parsing.py": 75,
+    "tests/conventions/test_pre_commit.py": 70,
+    "tests/pipeline/test_pandas_baseline.py": 55,
     "tests/loaders/test_retention_rebuild.py": 50,
-    "tests/dags/test_failure_notice.py": 45,
-    "tests/pipeline/test_pandas_baseline.py": 45,
-    "tests/dbt/test_sources_before_the_build.py": 35,
-    "tests/devstack/test_restart.py": 35,
+    "tests/devstack/test_restart.py": 25,
+    "tests/dbt/test_sources_before_the_build.py": 25,
 }
 SECONDS_PER_TEST = 2
 

@@ -78,7 +78,13 @@ def spark_home() -> Path:
 
 def _java() -> str:
     if home := os.environ.get("JAVA_HOME"):
-        return str(Path(home) / "bin" / "java")
+        java = Path(home) / "bin" / "java"
+        if not os.access(java, os.X_OK):
+            raise RuntimeError(
+                f"JAVA_HOME={home} holds no bin/java: Spark needs a Java 17 runtime there (or"
+                " JAVA_HOME unset and java on PATH)"
+            )
+        return str(java)
     java = shutil.which("java")
     if java is None:
         raise RuntimeError(

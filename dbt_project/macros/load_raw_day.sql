@@ -205,6 +205,10 @@
             {{ reason }} as data_reason
         from split_lines
     {%- endset -%}
+    {%- set scratch = 'adtech_scratch.' ~ suffix ~ '_' ~ load_id -%}
+    {%- set lines_table = scratch ~ '_lines' -%}
+    {%- set offsets_table = scratch ~ '_offsets' -%}
+    {%- set judged_table = 'adtech_judged_' ~ suffix -%}
     {#- Line numbers without a sort: a split (a file, or a part of an uncompressed one from
         `block_start`) is read by one task in order, so monotonically_increasing_id() counts its
         lines one by one; a line's number is the lines of the file's earlier splits plus its
@@ -220,7 +224,7 @@
                 rows between unbounded preceding and 1 preceding), 0) as lines_before
         from (
             select s3_key, block_start, min(row_id) as first_row_id, count(*) as lines
-            from {judged_lines}
+            from {{ lines_table }}
             group by s3_key, block_start
         )
     {%- endset -%}
@@ -243,26 +247,21 @@
             select
                 judged_lines.*,
                 offsets.lines_before + judged_lines.row_id - offsets.first_row_id + 1 as line_number
-            from {judged_lines} as judged_lines
-            join {offsets} as offsets
+            from {{ lines_table }} as judged_lines
+            join {{ offsets_table }} as offsets
                 on judged_lines.s3_key = offsets.s3_key
                 and judged_lines.block_start = offsets.block_start
         )
     {%- endset -%}
     {#- The judged lines are read six times below: written once as a parquet table in a scratch
-        database (dropped at the end, with their splits' offsets), by the executors, on disk. Not `cache table`: that pins
-        the whole day in memory (the driver's, in local mode) and spills when the day outgrows
-        it. The load's id in the name: a load run by hand beside the pipeline's cannot collide. -#}
-    {%- set scratch = 'adtech_scratch.' ~ suffix ~ '_' ~ load_id -%}
-    {%- set lines_table = scratch ~ '_lines' -%}
-    {%- set offsets_table = scratch ~ '_offsets' -%}
-    {%- set judged_table = 'adtech_judged_' ~ suffix -%}
+        database (dropped at the end, with their splits' offsets), by the executors, on disk.
+        Not `cache table`: that pins the whole day in memory (the driver's, in local mode) and
+        spills when the day outgrows it. The load's id in the name: a load run by hand beside the
+        pipeline's cannot collide. -#}
     {%- do run_query("create database if not exists adtech_scratch") -%}
     {%- do run_query("create table " ~ lines_table ~ " using parquet as " ~ judged) -%}
-    {%- do run_query("create table " ~ offsets_table ~ " using parquet as "
-        ~ offsets | replace('{judged_lines}', lines_table)) -%}
-    {%- do run_query("create or replace temporary view " ~ judged_table ~ " as "
-        ~ numbered | replace('{judged_lines}', lines_table) | replace('{offsets}', offsets_table)) -%}
+    {%- do run_query("create table " ~ offsets_table ~ " using parquet as " ~ offsets) -%}
+    {%- do run_query("create or replace temporary view " ~ judged_table ~ " as " ~ numbered) -%}
 
     {%- set files = run_query(
         "select s3_key, line, reason from " ~ judged_table ~ " where line_number = 1") -%}

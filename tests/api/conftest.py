@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -21,14 +19,9 @@ from fastapi.testclient import TestClient
 from api.core.config import Settings
 from api.main import create_app
 from tests.api.sample_marts import Published, describe_published
-from tests.cli import adtech, pipeline_env
-from tests.databases import new_database
+from tests.nights import NO_ADS, SILENT, published_nights
 
 ROOT = Path(__file__).resolve().parents[2]
-DAYS = [dt.date(2024, 11, 18), dt.date(2024, 11, 19), dt.date(2024, 11, 20)]
-# Two extra advertisers on every day's active list, added as extra files in the day partitions:
-# one with product views but no ad events (no TopCTR list), one with no events at all.
-NO_ADS, SILENT = "ZZNOADS0000000000001", "ZZSILENT000000000001"
 FAST_POLL = 0.2  # seconds: tests wait for a new day, so poll often
 
 
@@ -39,58 +32,16 @@ def api_role_url(url: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def published(stack, s3, admin_url: str) -> Iterator[Published]:
-    """Three days published by the real pipeline, shared by the tests that only read."""
-    bucket = f"t-api-{uuid.uuid4().hex[:10]}"
-    s3.create_bucket(Bucket=bucket)
-    with new_database(admin_url, prefix="t_api") as url:
-        yield fill_published_marts(stack.env, s3, url, bucket)
-
-
-def fill_published_marts(stack_env: dict[str, str], s3, url: str, bucket: str) -> Published:
-    """The ONE place that makes the shared published marts: `adtech generate` writes three days
-    of logs to S3, then `adtech run --date D` (load -> dbt build -> export -> publish) per day."""
-    env = pipeline_env(stack_env, url, bucket)
-    adtech(
-        env,
-        "generate",
-        "--start",
-        DAYS[0].isoformat(),
-        "--days",
-        str(len(DAYS)),
-        "--advertisers",
-        "10",
-        "--active",
-        "10",
-        "--churn",
-        "0",
-        "--products",
-        "40",
-        "--views-per-day",
-        "3000",
-        "--ad-events-per-day",
-        "3000",
-        "--click-rate",
-        "0.1",
-        "--seed",
-        "11",
-    )
-    prefix = env.get("ADTECH_S3_PREFIX", "raw/")
-    for day in DAYS:
-        s3.put_object(
-            Bucket=bucket,
-            Key=f"{prefix}advertiser_ids/date={day}/extra.csv",
-            Body=f"advertiser_id\n{NO_ADS}\n{SILENT}\n".encode(),
-        )
-        views = "".join(f"{NO_ADS},p{i % 7},{day}\n" for i in range(30))
-        s3.put_object(
-            Bucket=bucket,
-            Key=f"{prefix}product_views/date={day}/extra.csv",
-            Body=f"advertiser_id,product_id,date\n{views}".encode(),
-        )
-    for day in DAYS:
-        adtech(env, "run", "--date", day.isoformat())
-    return describe_published(url, no_ads=NO_ADS, silent=SILENT)
+def published(
+    stack, s3, admin_url: str, tmp_path_factory: pytest.TempPathFactory, worker_id: str
+) -> Iterator[Published]:
+    """Three days published by the real pipeline (tests/nights.py: published_nights, run once
+    for the whole test run), in a database of this folder's own, shared by the tests that only
+    read: two extra advertisers on every day's active list, one with product views but no ad
+    events (no TopCTR list), one with no events at all."""
+    nights = published_nights(tmp_path_factory, worker_id, stack, s3, admin_url)
+    with nights.database(admin_url, prefix="t_api") as url:
+        yield describe_published(url, no_ads=NO_ADS, silent=SILENT)
 
 
 def settings_for(url: str, **overrides) -> Settings:

@@ -24,7 +24,6 @@ from tests.browser.support import (
     CHROMEDRIVER,
     CHROMIUM,
     DAYS,
-    PUBLISHED_FIRST,
     ROOT,
     Site,
     api_role_url,
@@ -33,25 +32,25 @@ from tests.browser.support import (
     wait_until_served,
 )
 from tests.cli import adtech, adtech_process, pipeline_env
-from tests.databases import new_database
+from tests.nights import PUBLISHED_INPUT, published_nights
 
 
 @pytest.fixture(scope="session")
-def site(stack, s3, admin_url: str) -> Iterator[Site]:
-    """Logs for four days in S3, three of them published by `adtech run`, and `adtech serve`
-    on top as the read-only role, polling for new days every 0.2 s."""
+def site(
+    stack, s3, admin_url: str, tmp_path_factory: pytest.TempPathFactory, worker_id: str
+) -> Iterator[Site]:
+    """Logs for four days in S3, three of them published by `adtech run` (tests/nights.py:
+    published_nights, run once for the whole test run, restored into a database of this
+    folder's own), and `adtech serve` on top as the read-only role, polling for new days every
+    0.2 s."""
+    nights = published_nights(tmp_path_factory, worker_id, stack, s3, admin_url)
     bucket = f"t-browser-{uuid.uuid4().hex[:10]}"
     s3.create_bucket(Bucket=bucket)
-    with new_database(admin_url, prefix="t_browser") as url:
+    with nights.database(admin_url, prefix="t_browser") as url:
         env = pipeline_env(stack.env, url, bucket)
-        adtech(
-            env, "generate", "--start", DAYS[0].isoformat(), "--days", str(len(DAYS)),
-            "--advertisers", "12", "--active", "12", "--churn", "0", "--products", "40",
-            "--views-per-day", "2000", "--ad-events-per-day", "2000", "--click-rate", "0.1",
-            "--seed", "14",
-        )  # fmt: skip
-        for day in PUBLISHED_FIRST:
-            adtech(env, "run", "--date", day.isoformat())
+        nights.copy_objects(s3, bucket, "raw/")
+        # The fourth day's logs, from the same generator settings: published by the reload test.
+        adtech(env, "generate", "--start", DAYS[3].isoformat(), "--days", "1", *PUBLISHED_INPUT)
         port = free_port()
         server_env = {
             **env,

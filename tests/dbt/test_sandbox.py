@@ -4,7 +4,10 @@ database, and changes nothing of the night: its run, its marts, what is publishe
 API answers are the same as without it. Then the plain commands with no vars: `DBT_TARGET=dev
 dbt build` builds the latest loaded day and writes nothing outside the sandbox; `dbt test`
 audits the latest published day and says so. The database carries the YAML's descriptions
-(persist_docs)."""
+(persist_docs).
+
+The days before the night are published once for the whole test run (tests/nights.py:
+published_nights, three days up to DAYS[0]); the night of DAYS[1] runs here."""
 
 from __future__ import annotations
 
@@ -24,10 +27,11 @@ from fastapi.testclient import TestClient
 from api.core.config import Settings
 from api.main import create_app
 from tests.cli import adtech, pipeline_env
-from tests.databases import new_database
+from tests.nights import PUBLISHED_DAYS, PUBLISHED_INPUT, published_nights
 
 DBT = str(Path(sys.executable).parent / "dbt")
-DAYS = [dt.date(2024, 11, 20), dt.date(2024, 11, 21)]
+# The last published day and the night's: the day after it.
+DAYS = [PUBLISHED_DAYS[-1], PUBLISHED_DAYS[-1] + dt.timedelta(days=1)]
 # A login name with characters a schema name cannot take: the sandbox is dev_ana_lyst_1_*.
 DEV_USER = 'Ana-Lyst."1'
 SANDBOX = "dev_ana_lyst__1"
@@ -90,21 +94,19 @@ def _writes_outside_the_sandbox(url: str) -> dict[str, tuple]:
 
 
 @pytest.fixture(scope="module")
-def night(stack, s3, admin_url: str, tmp_path_factory) -> dict:
+def night(stack, s3, admin_url: str, tmp_path_factory, worker_id: str) -> dict:
     tmp = tmp_path_factory.mktemp("sandbox")
+    nights = published_nights(tmp_path_factory, worker_id, stack, s3, admin_url)
     bucket = f"t-sandbox-{uuid.uuid4().hex[:10]}"
     s3.create_bucket(Bucket=bucket)
-    with new_database(admin_url, prefix="t_sandbox") as url:
+    with nights.database(admin_url, prefix="t_sandbox") as url:
         env = pipeline_env(stack.env, url, bucket)
         for name in ("DBT_TARGET", "ADTECH_DBT_TARGET", "ADTECH_RUN_DATE", "ADTECH_BUILD_VERSION"):
             env.pop(name, None)
-        adtech(
-            env, "generate", "--start", DAYS[0].isoformat(), "--days", "2", "--advertisers",
-            "8", "--active", "6", "--products", "30", "--views-per-day", "2000",
-            "--ad-events-per-day", "2000", "--click-rate", "0.1", "--seed", "21",
-        )  # fmt: skip
-        adtech(env, "run", "--date", DAYS[0].isoformat())
+        nights.copy_objects(s3, bucket, "raw/")
+        adtech(env, "generate", "--start", DAYS[1].isoformat(), "--days", "1", *PUBLISHED_INPUT)
         out: dict = {"url": url, "before": _served(url), "answers_before": _answers(url, DAYS[0])}
+        out["runs_before"] = _query(url, "select run_id, date, status from ops.pipeline_runs")
         dev_env = {
             **env,
             "ADTECH_DEV_USER": DEV_USER,
@@ -173,11 +175,16 @@ def test_the_sandbox_build_during_the_night_changes_nothing_of_the_night(night) 
     # They ran at the same time: the analyst's build started before the night finished.
     runs = {date: (status, finished) for _, date, status, finished in night["runs"]}
     assert runs[DAYS[1]][0] == "success" and night["dev_started"] < runs[DAYS[1]][1]
-    # The night's bookkeeping holds the night's two runs only; the first day is served as before.
-    assert sorted(runs) == DAYS and len(night["runs"]) == 2
+    # The bookkeeping holds the nights' runs only (the one before each earlier day, this night's);
+    # the earlier days are served as before.
+    earlier = [(run_id, date, status) for run_id, date, status, _ in night["runs"]
+               if date != DAYS[1]]  # fmt: skip
+    assert sorted(earlier) == sorted(night["runs_before"]) and DAYS[0] in runs
+    assert [date for _, date, _, _ in night["runs"]].count(DAYS[1]) == 1
     before, after = night["before"], night["after"]
     for table in MARTS:
-        assert [r for r in after[table] if r[0] == DAYS[0]] == before[table], table
+        assert before[table], table
+        assert [r for r in after[table] if r[0] != DAYS[1]] == before[table], table
     assert night["answers_after"] == night["answers_before"]
     # The night's second day is what the sandbox computed for it, from the same raw rows, and
     # what the API answers.

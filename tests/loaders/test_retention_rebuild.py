@@ -1,6 +1,7 @@
 """A day whose raw partitions the cleanup dropped rebuilds, with `adtech run`, to the same served
 marts, row for row; `adtech cleanup --dry-run` changes nothing. The real commands in a child
-process (as an operator runs them), on the test's own database and bucket."""
+process (as an operator runs them), on the test's own database and bucket, which start from days
+published once for the whole test run (tests/nights.py: published_nights; DAY is the last)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ import psycopg2
 from psycopg2 import sql
 
 from tests.cli import adtech, pipeline_env
+from tests.nights import PUBLISHED_DAYS, published_nights
 
 ROOT = Path(__file__).resolve().parents[2]
-DAY = dt.date(2024, 11, 20)
+DAY = PUBLISHED_DAYS[-1]
 LATER = DAY + dt.timedelta(days=10)
 SOURCES = ("advertiser_ids", "product_views", "ads_views")
 
@@ -63,10 +65,13 @@ def raw_rows(url: str) -> list[int]:
     ]
 
 
-def test_a_dropped_day_rebuilds_to_the_same_served_marts(stack, fresh_db, bucket):
+def test_a_dropped_day_rebuilds_to_the_same_served_marts(
+    stack, s3, admin_url, fresh_db, bucket, tmp_path_factory, worker_id
+):
+    nights = published_nights(tmp_path_factory, worker_id, stack, s3, admin_url)
+    nights.restore(fresh_db)
+    nights.copy_objects(s3, bucket, "raw/")
     env = pipeline_env(stack.env, fresh_db, bucket, ADTECH_RETAIN_RAW_DAYS="1")
-    adtech(env, "generate", "--start", DAY.isoformat(), "--days", "1", "--seed", "7")
-    adtech(env, "run", "--date", DAY.isoformat())
     first = served_marts(fresh_db)
     assert first["recommendations"], "the day published recommendations"
     loaded = raw_rows(fresh_db)

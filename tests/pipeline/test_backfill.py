@@ -1,19 +1,23 @@
 """`adtech backfill --start D --end D2`, as a user runs it: the loads of every day, ONE dbt build
 for the range, then each day published on its own. It must serve exactly what one night per day
 serves; a bad day in the range must fail alone (the others published, its served version kept);
-and a malformed range is refused before anything runs."""
+and a malformed range is refused before anything runs.
+
+The nights the backfill is compared with (one per day, on the same logs) are run once for the
+whole test run (tests/nights.py: churning_nights); tests/pipeline/test_concurrent_days.py
+compares days run at once with the same nights."""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 
 import psycopg2
 import pytest
 
-from tests.cli import adtech, generate_churning_days
+from tests.cli import adtech
+from tests.nights import CHURNING_DAYS, churning_nights
 
-DAYS = [dt.date(2024, 11, 20) + dt.timedelta(days=i) for i in range(3)]
+DAYS = CHURNING_DAYS
 SERVED = """
     select r.date, r.model, r.advertiser_id, r.rank, r.product_id, r.score, r.views,
            r.impressions, r.clicks
@@ -28,8 +32,9 @@ def query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
         return cur.fetchall()
 
 
-def generate() -> None:
-    generate_churning_days(DAYS[0], len(DAYS), seed=5)
+@pytest.fixture(scope="module")
+def nights(stack, s3, admin_url, tmp_path_factory, worker_id):
+    return churning_nights(tmp_path_factory, worker_id, stack, s3, admin_url)
 
 
 def backfill(*args: str):
@@ -37,8 +42,10 @@ def backfill(*args: str):
                   *args, check=False)  # fmt: skip
 
 
-def test_a_backfill_serves_what_one_night_per_day_serves(stack, bucket, fresh_db, s3):
-    generate()
+def test_a_backfill_serves_what_one_night_per_day_serves(
+    stack, bucket, fresh_db, s3, admin_url, nights
+):
+    nights.copy_objects(s3, bucket, "raw/")  # the nights' logs, nothing they exported
     result = backfill()
     assert result.returncode == 0, result.stderr[-3000:]
     for day in DAYS:
@@ -64,17 +71,19 @@ def test_a_backfill_serves_what_one_night_per_day_serves(stack, bucket, fresh_db
     by_backfill = query(fresh_db, SERVED)
     assert {row[0] for row in by_backfill} == set(DAYS)
 
-    for day in DAYS:  # the same input, one night per day: new versions, the same answers
-        adtech(None, "run", "--date", day.isoformat())
-    assert query(fresh_db, "select count(distinct version) from ops.published_days") == [(3,)]
-    assert query(fresh_db, SERVED) == by_backfill
+    # The same input, one night per day: a version per night, the same answers.
+    with nights.database(admin_url) as by_night:
+        assert query(by_night, "select count(distinct version) from ops.published_days") == [(3,)]
+        assert query(by_night, SERVED) == by_backfill
 
 
-def test_a_bad_day_fails_alone_and_keeps_its_served_answers(stack, bucket, fresh_db, s3):
-    generate()
+def test_a_bad_day_fails_alone_and_keeps_its_served_answers(stack, bucket, fresh_db, s3, nights):
+    # Every day served before the backfill, by its own night.
+    nights.restore(fresh_db)
+    nights.copy_objects(s3, bucket, "raw/")
     bad = DAYS[1]
-    adtech(None, "run", "--date", bad.isoformat())  # served before the backfill
     served_before = query(fresh_db, SERVED)
+    published_before = dict(query(fresh_db, "select date, version from ops.published_days"))
     version_before = query(fresh_db, "select version from ops.published_days where date = %s",
                            (bad,))  # fmt: skip
     # The day's active list now names an advertiser without a single event: no recommendations.
@@ -95,12 +104,15 @@ def test_a_bad_day_fails_alone_and_keeps_its_served_answers(stack, bucket, fresh
     assert f"{DAYS[2]}: published" in result.stderr
     assert f"{bad}: failed" in result.stderr
     assert "assert_run_date_has_recommendations" in result.stderr
-    # The bad day answers exactly as before; the others are served.
+    # The bad day answers exactly as before; the others are served, at new versions.
     assert query(fresh_db, "select version from ops.published_days where date = %s",
                  (bad,)) == version_before  # fmt: skip
     now = query(fresh_db, SERVED)
     assert [row for row in now if row[0] == bad] == [row for row in served_before if row[0] == bad]
     assert {row[0] for row in now} == set(DAYS)
+    published_now = dict(query(fresh_db, "select date, version from ops.published_days"))
+    for day in (DAYS[0], DAYS[2]):
+        assert published_now[day] > published_before[day], day
     # The range's runs are closed as failed; each day then ran alone.
     statuses = dict(
         query(

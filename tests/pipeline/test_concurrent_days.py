@@ -5,6 +5,9 @@ The intermediate tables hold the current run only, so two builds at once could c
 day's marts from the other day's rows; each build waits for the one before it
 (pipeline/steps/transform.py, an advisory lock of PostgreSQL), and exports FiltrarDatos' tables
 before it lets the next one start (pipeline.flow.sequence.export_intermediates).
+
+The days one after the other are nights run once for the whole test run, on the same logs
+(tests/nights.py: churning_nights); tests/pipeline/test_backfill.py compares a backfill with them.
 """
 
 from __future__ import annotations
@@ -12,12 +15,14 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import subprocess
+import uuid
 
 import psycopg2
 
-from tests.cli import adtech, adtech_process, generate_churning_days
+from tests.cli import adtech_process, generate_churning_days
+from tests.nights import CHURNING_DAYS, churning_nights
 
-DAYS = (dt.date(2024, 11, 20), dt.date(2024, 11, 21), dt.date(2024, 11, 22))
+DAYS = tuple(CHURNING_DAYS)
 SERVED = """
     select r.date, r.model, r.advertiser_id, r.rank, r.product_id, r.score, r.views,
            r.impressions, r.clicks
@@ -43,8 +48,11 @@ def exported_intermediates(s3, bucket: str, day: dt.date) -> dict[str, list[str]
     return files
 
 
-def test_days_run_at_once_serve_what_they_serve_one_after_the_other(stack, s3, bucket, fresh_db):
-    generate_churning_days(DAYS[0], len(DAYS), seed=21)
+def test_days_run_at_once_serve_what_they_serve_one_after_the_other(
+    stack, s3, bucket, fresh_db, admin_url, tmp_path_factory, worker_id
+):
+    nights = churning_nights(tmp_path_factory, worker_id, stack, s3, admin_url)
+    nights.copy_objects(s3, bucket, "raw/")  # the nights' logs, nothing they exported
     runs = [
         adtech_process(
             None,
@@ -71,10 +79,13 @@ def test_days_run_at_once_serve_what_they_serve_one_after_the_other(stack, s3, b
         advertisers = files[f"intermediate/date={day}/intermediate.int_active_advertisers.csv.gz"]
         assert advertisers[1:], f"{day}: FiltrarDatos exported no active advertiser"
 
-    for day in DAYS:  # the same input, one day after the other: new versions, same rows
-        adtech(None, "run", "--date", day.isoformat())
-    assert served(fresh_db) == at_once
-    assert {day: exported_intermediates(s3, bucket, day) for day in DAYS} == exported
+    # The same input, one day after the other: the same rows served, the same files exported.
+    one_by_one = f"t-nights-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=one_by_one)
+    assert nights.copy_objects(s3, one_by_one, "intermediate/")
+    with nights.database(admin_url) as url:
+        assert served(url) == at_once
+    assert {day: exported_intermediates(s3, one_by_one, day) for day in DAYS} == exported
 
 
 def test_a_later_build_never_empties_an_earlier_days_exports(stack, s3, bucket, fresh_db):

@@ -5,8 +5,10 @@ was published."""
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,8 +16,8 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from pipeline.airflow.env import airflow_env, migrate
-from tests.databases import new_database
+from pipeline.airflow.env import METADATA_DB, airflow_env, metadata_url, migrate
+from tests.databases import new_database, with_database
 from tests.reference import day_files
 
 # Served rows, without the version column (a rerun writes a new version of the same rows).
@@ -42,6 +44,44 @@ def module_env(admin_url: str, s3, home: Path, prefix: str) -> Iterator[dict]:
         env = airflow_env(home=home)
         migrate(env)
         yield env
+
+
+@contextlib.contextmanager
+def migrated_metadata_database(admin_url: str, prefix: str) -> Iterator[str]:
+    """A metadata database of the caller's own, at Airflow's head revision without an `airflow db
+    migrate` of its own: a copy (PostgreSQL's CREATE DATABASE ... TEMPLATE) of the stack's
+    `airflow` database, migrated once for every test of the stack. Yields its URL (psycopg2's
+    scheme). Should the copy be refused (a process still connected to `airflow`), the new
+    database is migrated instead."""
+    env = airflow_env(base={**os.environ, "DATABASE_URL": admin_url})
+    env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = metadata_url(admin_url)
+    migrate(env)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    conn = psycopg2.connect(admin_url)
+    conn.autocommit = True
+    try:
+        copied = False
+        for _ in range(5):
+            try:
+                with conn.cursor() as cur:
+                    cur.execute(f'create database "{name}" template "{METADATA_DB}"')
+                copied = True
+                break
+            except psycopg2.errors.ObjectInUse:
+                time.sleep(2)
+        url = with_database(admin_url, name)
+        if not copied:
+            with conn.cursor() as cur:
+                cur.execute(f'create database "{name}"')
+            env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = url.replace(
+                "postgresql", "postgresql+psycopg2", 1
+            )
+            migrate(env)
+        yield url
+        with conn.cursor() as cur:
+            cur.execute(f'drop database if exists "{name}" with (force)')
+    finally:
+        conn.close()
 
 
 def generate(env: dict, start: str, days: int) -> None:

@@ -203,8 +203,7 @@ def dags_test(env: dict[str, str], day: str) -> subprocess.CompletedProcess:
 def task_instances(env: dict[str, str], day: str) -> dict[str, tuple[str | None, float | None]]:
     """Each task's (state, duration in seconds) in the latest DAG run of log day `day`, read from
     Airflow's metadata database (`dags_test` passes the day in the run's conf)."""
-    url = metadata_url(env["DATABASE_URL"]).replace("postgresql+psycopg2", "postgresql")
-    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+    with psycopg2.connect(_psycopg2_url(env)) as conn, conn.cursor() as cur:
         cur.execute(
             """
             select ti.task_id, ti.state, ti.duration

@@ -1,6 +1,6 @@
-"""What the DAG run tests share: a database, a bucket and Airflow settings of a module's own,
-generated days of logs (one of them made to fail dbt's tests), and the queries that read what
-was published."""
+"""What the DAG run tests share: a database, a bucket, a metadata database and Airflow settings
+of a module's own, generated days of logs (one of them made to fail dbt's tests), and the
+queries that read what was published."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from pipeline.airflow.env import METADATA_DB, airflow_env, metadata_url, migrate
+from pipeline.airflow.env import airflow_env, migrate
 from tests.databases import new_database, with_database
 from tests.reference import day_files
 
@@ -28,60 +28,70 @@ SERVED = """
 """
 
 
-@contextlib.contextmanager
-def module_env(admin_url: str, s3, home: Path, prefix: str) -> Iterator[dict]:
-    """A database and a bucket of the caller's own, and Airflow's settings pointing at them
-    (the metadata database migrated); task retries off, so a failure fails at once."""
-    bucket = f"{prefix.replace('_', '-')}-{uuid.uuid4().hex[:8]}"
-    s3.create_bucket(Bucket=bucket)
-    with new_database(admin_url, prefix=prefix) as url, pytest.MonkeyPatch.context() as mp:
-        for key, value in {
-            "DATABASE_URL": url,
-            "ADTECH_S3_BUCKET": bucket,
-            "ADTECH_TASK_RETRIES": "0",
-        }.items():
-            mp.setenv(key, value)
-        env = airflow_env(home=home)
-        migrate(env)
-        yield env
+# Airflow's schema at the installed Airflow's head revision, and nothing else (no DAG, no run):
+# migrated once per stack, then copied for each metadata database the tests use.
+TEMPLATE_DB = "airflow_template"
 
 
-@contextlib.contextmanager
-def migrated_metadata_database(admin_url: str, prefix: str) -> Iterator[str]:
-    """A metadata database of the caller's own, at Airflow's head revision without an `airflow db
-    migrate` of its own: a copy (PostgreSQL's CREATE DATABASE ... TEMPLATE) of the stack's
-    `airflow` database, migrated once for every test of the stack. Yields its URL (psycopg2's
-    scheme). Should the copy be refused (a process still connected to `airflow`), the new
-    database is migrated instead."""
+def _sqlalchemy(url: str) -> str:
+    return url.replace("postgresql://", "postgresql+psycopg2://", 1)
+
+
+def _migrated_template(admin_url: str, cur) -> None:
+    """The stack's TEMPLATE_DB, created and migrated (`airflow db migrate`) on first use."""
+    cur.execute("select 1 from pg_database where datname = %s", (TEMPLATE_DB,))
+    if cur.fetchone() is None:
+        cur.execute(f'create database "{TEMPLATE_DB}"')
     env = airflow_env(base={**os.environ, "DATABASE_URL": admin_url})
-    env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = metadata_url(admin_url)
-    migrate(env)
+    env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = _sqlalchemy(with_database(admin_url, TEMPLATE_DB))
+    migrate(env)  # nothing to do once the template is at head
+
+
+@contextlib.contextmanager
+def metadata_database(admin_url: str, prefix: str) -> Iterator[str]:
+    """A new metadata database of the caller's own, at Airflow's head revision without an
+    `airflow db migrate` of its own: a copy (CREATE DATABASE ... TEMPLATE) of the stack's
+    TEMPLATE_DB. Yields its URL (psycopg2's scheme)."""
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     conn = psycopg2.connect(admin_url)
     conn.autocommit = True
     try:
-        copied = False
-        for _ in range(5):
-            try:
-                with conn.cursor() as cur:
-                    cur.execute(f'create database "{name}" template "{METADATA_DB}"')
-                copied = True
-                break
-            except psycopg2.errors.ObjectInUse:
-                time.sleep(2)
-        url = with_database(admin_url, name)
-        if not copied:
-            with conn.cursor() as cur:
-                cur.execute(f'create database "{name}"')
-            env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = url.replace(
-                "postgresql", "postgresql+psycopg2", 1
-            )
-            migrate(env)
-        yield url
+        with conn.cursor() as cur:
+            _migrated_template(admin_url, cur)
+            for attempt in range(10):
+                try:
+                    cur.execute(f'create database "{name}" template "{TEMPLATE_DB}"')
+                    break
+                except psycopg2.errors.ObjectInUse:  # the migration's connection, closing
+                    if attempt == 9:
+                        raise
+                    time.sleep(1)
+        yield with_database(admin_url, name)
         with conn.cursor() as cur:
             cur.execute(f'drop database if exists "{name}" with (force)')
     finally:
         conn.close()
+
+
+@contextlib.contextmanager
+def module_env(admin_url: str, s3, home: Path, prefix: str) -> Iterator[dict]:
+    """A database, a bucket and a migrated metadata database of the caller's own, and Airflow's
+    settings pointing at them; task retries off, so a failure fails at once."""
+    bucket = f"{prefix.replace('_', '-')}-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    with (
+        new_database(admin_url, prefix=prefix) as url,
+        metadata_database(admin_url, prefix=f"{prefix}_meta") as meta,
+        pytest.MonkeyPatch.context() as mp,
+    ):
+        for key, value in {
+            "DATABASE_URL": url,
+            "ADTECH_S3_BUCKET": bucket,
+            "ADTECH_TASK_RETRIES": "0",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": _sqlalchemy(meta),
+        }.items():
+            mp.setenv(key, value)
+        yield airflow_env(home=home)
 
 
 def generate(env: dict, start: str, days: int) -> None:

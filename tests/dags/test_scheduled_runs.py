@@ -18,7 +18,7 @@ import pytest
 from pipeline.airflow.env import DAG_ID, airflow_env
 from tests.api.conftest import free_port
 from tests.cli import stop_group
-from tests.dags.dag_data import migrated_metadata_database
+from tests.dags.dag_data import metadata_database
 from tests.databases import new_database
 
 D1 = "2024-11-20"
@@ -39,7 +39,7 @@ def airflow(stack, admin_url, s3, tmp_path):
     s3.create_bucket(Bucket=bucket)
     with (
         new_database(admin_url, prefix="t_sched") as url,
-        migrated_metadata_database(admin_url, prefix="t_meta") as meta,
+        metadata_database(admin_url, prefix="t_meta") as meta,
         pytest.MonkeyPatch.context() as mp,
     ):
         mp.setenv("DATABASE_URL", url)

@@ -26,6 +26,7 @@ import pytest
 
 from devstack.malformed import AD_KINDS, VIEW_KINDS, corrupt
 from devstack.spark import SparkServer
+from loaders.errors import RejectThresholdError
 from loaders.load import load_source
 from loaders.schema import ensure_schema
 from loaders.settings import LoaderSettings
@@ -44,6 +45,8 @@ HEADERS = {
     "ads_views": "advertiser_id,product_id,type,date",
 }
 MAX_LINE = 1 << 20
+# Under the day's share of rejected ads_views lines (about 0.2 %): a load over the ceiling.
+LOW_CEILING = 0.001
 D = DAY.isoformat()
 # Every reason and oddity of tests/loaders/test_rejects.py, as raw bytes.
 AD_ODDITIES = [
@@ -151,6 +154,7 @@ class Loaded:
     pg_results: dict[str, object] = field(default_factory=dict)
     spark_results: dict[str, dict] = field(default_factory=dict)
     by_hand: str = ""
+    over_ceiling: dict[str, str] = field(default_factory=dict)
 
     def pg(self, url: str, sql: str) -> list[tuple]:
         with contextlib.closing(psycopg2.connect(url)) as conn, conn.cursor() as cur:
@@ -206,6 +210,19 @@ def loaded(spark_server: SparkServer, admin_url: str, s3, tmp_path_factory) -> L
             run_load_macro("product_views", DAY)
         except SparkLoadError as exc:
             result.by_hand = str(exc)
+        # The day's ads_views again, under a reject ceiling its rejects exceed: both refuse it.
+        mp.setenv("ADTECH_MAX_REJECT_FRACTION", str(LOW_CEILING))
+        strict = LoaderSettings(
+            database_url=oracle, s3_bucket=bucket, s3_prefix="raw/", max_reject_fraction=LOW_CEILING
+        )
+        for target, load in (
+            ("postgresql", lambda: load_source("ads_views", DAY, settings=strict, s3_client=s3)),
+            ("spark", lambda: load_source_on_spark("ads_views", DAY)),
+        ):
+            try:
+                load()
+            except (RejectThresholdError, SparkLoadError) as exc:
+                result.over_ceiling[target] = str(exc)
         yield result
 
 
@@ -308,6 +325,19 @@ def test_a_misnamed_gzip_object_without_the_pipelines_staging_is_refused_clearly
     assert loaded.on_spark(f"select count(*) from raw.product_views where date = date'{D}'") == [
         (loaded.pg_results["product_views"].rows_loaded,)
     ]
+
+
+def test_over_the_reject_ceiling_both_refuse_the_day_with_the_same_counts(loaded: Loaded) -> None:
+    """The reject ceiling (ADTECH_MAX_REJECT_FRACTION) fails the load on both targets with the
+    same counts, and the rows of the day's earlier load stay on both."""
+    pg, spark = loaded.over_ceiling.get("postgresql", ""), loaded.over_ceiling.get("spark", "")
+    counts = pg.split(" (", 1)[0]  # "ads_views 2024-11-20: X of Y lines rejected"
+    assert counts.startswith(f"ads_views {D}: ") and counts.endswith(" lines rejected"), pg
+    assert f"{counts} (" in spark and "nothing was changed" in spark, spark
+    rows = loaded.pg_results["ads_views"].rows_loaded
+    count = f"select count(*) from raw.ads_views where date = date'{D}'"
+    assert loaded.on_spark(count) == [(rows,)]
+    assert loaded.pg(loaded.oracle, count.replace("date'", "date '")) == [(rows,)]
 
 
 def _utf8(raw: bytes) -> bool:

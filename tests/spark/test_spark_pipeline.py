@@ -10,17 +10,23 @@ and the bucket are the scenario's own. Spark reads the raw days from the stack's
 which the load refreshes from the S3 bucket (ADTECH_SPARK_RAW_FROM_S3).
 
 Input (generated, seed fixed, in the real S3 endpoint): D1 with malformed lines among good ones
-(under the reject ceiling); D2 empty (the active list, but event files with a header and no
-line), which fails the source check and must not be published; D3 and D4 good days, backfilled
-in one range. Walk on each target: run D1, run D2, backfill D3..D4; then, on Spark, D3..D4
-again through the backfill DAG. On Spark, a watcher kills worker-1 as soon as a job of the
-backfill's dbt build (a model or a test, as dbt's query comment says) runs, and starts it again
-a few seconds later: Spark retries the lost tasks, or the range fails and each day runs alone
-(the pipeline's fallback); either way D1's answers stay as they were and D3, D4 end up
-published, equal to PostgreSQL's.
+(under the reject ceiling); D2 with no advertiser list of its own (both targets apply D1's) and
+events of an advertiser that list does not hold: its sources are ready, its build leaves no
+recommendation, and the test that asks for them fails the day on both targets, unpublished; D3
+and D4 good days, backfilled in one range. Walk on each target: run D1, run D2, backfill D3..D4;
+then, on Spark, D3..D4 again through the backfill DAG. On Spark, a watcher kills worker-1 as
+soon as a job of the backfill's dbt build (a model or a test, as dbt's query comment says) runs,
+and starts it again a few seconds later: Spark retries the lost tasks, or the range fails and
+each day runs alone (the pipeline's fallback); either way D1's answers stay as they were and
+D3, D4 end up published, equal to PostgreSQL's.
 
 Each target runs the days in a database of its own, both brand-new (on the Spark one, the marts
-are created in PostgreSQL by the landing step).
+are created in PostgreSQL by the landing step). The nightly builds' nodes (every model and data
+test) end the same on both targets; the raw rows, their lineage and the rejects are the same.
+After the walk, on Spark: every unit test passes, and a retried build replaces its own
+partition while a published one is refused (write-audit-publish in dbt itself). A range builds
+what one build per day builds: on PostgreSQL by tests/pipeline/test_backfill.py, on Spark
+through the range's rows here, equal to PostgreSQL's.
 """
 
 from __future__ import annotations
@@ -68,6 +74,11 @@ SERVED = (
 # A job of the dbt build: dbt's query comment names a model or test node (the loads run macros;
 # the export is the pipeline's own SQL, with no comment).
 BUILD_JOB = re.compile(r'"node_id": "(model|test)\.')
+UNLISTED = "ADVUNLISTED"  # D2's only advertiser: on no list
+# The test a day without recommendations fails.
+EMPTY_DAY_TEST = "assert_run_date_has_recommendations"
+DBT = str(Path(sys.executable).parent / "dbt")
+RETRY_VERSION = 5099  # the build version of the retried builds after the walk
 
 
 def query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
@@ -84,13 +95,22 @@ def generate(env: dict[str, str], start: dt.date, days: int, *extra: str) -> Non
     )  # fmt: skip
 
 
-def empty_events(s3, bucket: str, day: dt.date) -> None:
-    """D's event files replaced by header-only files (the active list stays)."""
-    for source, header in HEADERS.items():
+def unlisted_events_only(s3, bucket: str, day: dt.date) -> None:
+    """D's advertiser list removed (the day takes the latest earlier one) and its events
+    replaced by events of an advertiser no list holds."""
+    for source in ("advertiser_ids", *HEADERS):
         prefix = f"raw/{source}/date={day}/"
         for obj in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []):
             s3.delete_object(Bucket=bucket, Key=obj["Key"])
-        s3.put_object(Bucket=bucket, Key=f"{prefix}part-0.csv", Body=f"{header}\n".encode())
+    lines = {
+        "product_views": [f"{UNLISTED},p{i},{day}" for i in range(30)],
+        "ads_views": [
+            f"{UNLISTED},p{i % 5},{('click', 'impression')[i % 2]},{day}" for i in range(40)
+        ],
+    }
+    for source, header in HEADERS.items():
+        body = "\n".join([header, *lines[source]]) + "\n"
+        s3.put_object(Bucket=bucket, Key=f"raw/{source}/date={day}/part-0.csv", Body=body.encode())
 
 
 def walk(env: dict[str, str], during_backfill=None) -> dict:
@@ -241,7 +261,7 @@ def both(spark_stack, spark_cluster, spark_server, stack, admin_url, s3, tmp_pat
         "ADTECH_TASK_RETRIES": "0",
     }
     generate(base, D1, 4, "--malformed", "0.004")  # 0.4 % of event lines: under the ceiling
-    empty_events(s3, bucket, D2)
+    unlisted_events_only(s3, bucket, D2)
     newcomer = stack_env(spark_stack.root, base)
     killer = WorkerKiller(spark_cluster, spark_server)
     with (
@@ -271,18 +291,22 @@ def both(spark_stack, spark_cluster, spark_server, stack, admin_url, s3, tmp_pat
             "exports": Path(spark_env["ADTECH_SPARK_EXPORT_ROOT"].removeprefix("file://")),
             "newcomer": newcomer,
             "killer": killer,
+            "spark_env": spark_env,
+            "target_path": root / "dbt-checks",
         }
 
 
-def test_each_target_publishes_the_good_days_and_fails_the_empty_one(both):
+def test_each_target_publishes_the_good_days_and_fails_the_one_without_recommendations(both):
     for target in ("default", "spark"):
         outcomes = both["outcomes"][target]
         code, output = outcomes[D1]
         assert code == 0, f"{target} {D1}:\n{output[-3000:]}"
         code, output = outcomes[D2]
         assert code == 1, f"{target} {D2} should fail:\n{output[-3000:]}"
-        # D2 has no events: the source check stops it before anything is built.
-        assert "the sources of" in output and "are not ready" in output, output[-3000:]
+        # D2's sources are ready; its build recommends nothing, and the test that asks for
+        # recommendations fails the day.
+        assert "are not ready" not in output, output[-3000:]
+        assert f"failed nodes: {EMPTY_DAY_TEST}" in output, output[-3000:]
         code, output = outcomes["backfill"]
         assert code == 0, f"{target} backfill:\n{output[-3000:]}"
         assert f"{D3}: published" in output and f"{D4}: published" in output, output[-3000:]
@@ -429,9 +453,145 @@ def test_rejects_are_counted_the_same(both):
     # whether the raw rows are PostgreSQL's or Spark's.
     for rows in (pg_manifest, spark_manifest):
         assert {(r[0], r[1]) for r in rows} == {(d, s) for d in (D1, D2, D3, D4) for s in SOURCES}
-    # D2's event files are there, empty (the source check failed the day after the load).
-    assert {(r[1], r[3], r[4]) for r in pg_manifest if r[0] == D2 and r[1] != SOURCES[0]} == {
-        ("product_views", 0, 0),
-        ("ads_views", 0, 0),
+    # D2 took D1's advertiser list, and its events loaded whole (the build failed the day).
+    assert {(r[1], r[2], r[3], r[4]) for r in pg_manifest if r[0] == D2} == {
+        ("advertiser_ids", next(r[2] for r in pg_manifest if r[:2] == (D1, SOURCES[0])), 7, 0),
+        ("product_views", f"raw/product_views/date={D2}/part-0.csv", 30, 0),
+        ("ads_views", f"raw/ads_views/date={D2}/part-0.csv", 40, 0),
     }
     assert query(both["spark"], rejects) == query(both["default"], rejects)
+
+
+def on_spark(server, sql: str) -> list[tuple]:
+    conn = server.connect()
+    try:
+        cur = conn.cursor()
+        cur.execute(sql)
+        return [tuple(row) for row in cur.fetchall()]
+    finally:
+        conn.close()
+
+
+def test_raw_rows_and_their_lineage_are_the_same(both, spark_server):
+    for source, columns in (
+        ("advertiser_ids", "r.advertiser_id"),
+        ("product_views", "r.advertiser_id, r.product_id"),
+        ("ads_views", "r.advertiser_id, r.product_id, r.type"),
+    ):
+        sql = (
+            f"select distinct r.date, m.s3_key, r.line_number, {columns}"
+            f" from raw.{source} r join ops.load_manifest m on r.object_id = m.object_id"
+            f" and m.date = r.date and m.source = '{source}'"
+            f" where r.date between date'{D1}' and date'{D4}'"
+        )
+        spark = sorted(_dated(on_spark(spark_server, sql)))
+        pg = sorted(_dated(query(both["default"], sql.replace("date'", "date '"))))
+        assert spark == pg, source
+        assert {row[0] for row in spark} == {str(d) for d in (D1, D2, D3, D4)}, source
+
+
+def _dated(rows: list[tuple]) -> list[tuple]:
+    """Rows whose first column is a date, as ISO text (PyHive returns it as text already)."""
+    return [(str(row[0]), *row[1:]) for row in rows]
+
+
+def nightly_nodes(url: str, day: dt.date) -> dict[str, str]:
+    """The status of every node of the day's successful night, as its run recorded them."""
+    ((steps,),) = query(
+        url, "select steps from ops.pipeline_runs where date = %s and status = 'success'", (day,)
+    )
+    return {n["unique_id"]: n["status"] for s in steps for n in s.get("nodes", [])}
+
+
+def test_the_nightly_builds_nodes_end_the_same_on_both_targets(both):
+    """Every model and data test of D1's night, with the same outcome (the warn-level tests warn
+    alike); Spark runs, besides, the not_null tests of the columns whose nulls PostgreSQL's
+    tables refuse themselves."""
+    pg, spark = nightly_nodes(both["default"], D1), nightly_nodes(both["spark"], D1)
+    assert {node: spark.get(node) for node in pg} == pg
+    assert set(pg.values()) <= {"success", "pass", "warn"}, pg
+    extra = set(spark) - set(pg)
+    assert extra and all(node.startswith("test.adtech_recs.not_null_") for node in extra)
+    assert all(spark[node] == "pass" for node in extra)
+    kinds = [node.split(".")[0] for node in pg]
+    assert kinds.count("model") >= 13 and kinds.count("test") >= 30
+    assert sum(node.startswith("test.") for node in spark) >= 100
+
+
+def _dbt(env: dict[str, str], target_path: Path, *args: str) -> dict:
+    """One dbt command on the spark target, in a process of its own: its exit code, output
+    and {node: status} (of a build, run or test)."""
+    run = subprocess.run(
+        [DBT, *args, "--target", "spark", "--project-dir", str(ROOT), "--profiles-dir", str(ROOT),
+         "--target-path", str(target_path), "--log-path", str(target_path / "logs")],
+        cwd=ROOT, env={**env, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+        capture_output=True, text=True, timeout=1800,
+    )  # fmt: skip
+    results_file = target_path / "run_results.json"
+    results = {}
+    if results_file.exists():
+        results = {
+            r["unique_id"]: r["status"] for r in json.loads(results_file.read_text())["results"]
+        }
+        results_file.unlink()
+    return {"rc": run.returncode, "output": run.stdout + run.stderr, "results": results}
+
+
+@pytest.fixture(scope="module")
+def after_the_walk(both, spark_server):
+    """On Spark, once the walk is over: the unit tests, then write-audit-publish in dbt itself.
+    A retried build of (D1, RETRY_VERSION) replaces its own partition; built alone while its
+    inputs hold another day (D3), the model is refused, naming what to build first, and keeps
+    the first try's rows (never another day's rows, never silent zeros); once the version is
+    published (Spark's ops.published_days), a build of it is refused."""
+    target = both["target_path"]
+
+    def dbt(day: dt.date, *args: str) -> dict:
+        env = {
+            **both["spark_env"],
+            "ADTECH_RUN_DATE": day.isoformat(),
+            "ADTECH_RUN_DATE_END": day.isoformat(),
+            "ADTECH_BUILD_VERSION": str(RETRY_VERSION),
+        }
+        return _dbt(env, target, *args)
+
+    def rows() -> int:
+        return on_spark(
+            spark_server,
+            f"select count(*) from marts.top_product where date = date'{D1}'"
+            f" and version = {RETRY_VERSION}",
+        )[0][0]
+
+    out = {"unit": dbt(D1, "test", "--select", "test_type:unit")}
+    out["first"] = dbt(D1, "run", "--select", "+top_product")
+    out["rows"] = [rows()]
+    dbt(D3, "run", "--select", "int_active_advertisers int_product_view_counts")
+    out["alone"] = dbt(D1, "run", "--select", "top_product")
+    out["rows"].append(rows())
+    # (Left in Spark's ops.published_days: no other test uses this version.)
+    on_spark(
+        spark_server,
+        "insert into ops.published_days values "
+        f"(date'{D1}', 'test-run', current_timestamp(), {RETRY_VERSION})",
+    )
+    out["published"] = dbt(D1, "run", "--select", "+top_product")
+    return out
+
+
+def test_every_unit_test_passes_on_spark(after_the_walk):
+    unit = after_the_walk["unit"]
+    assert unit["rc"] == 0, unit["output"][-3000:]
+    units = {node: status for node, status in unit["results"].items() if "unit_test." in node}
+    assert len(units) >= 14 and set(units.values()) == {"pass"}, unit["results"]
+
+
+def test_a_retried_build_replaces_its_partition_and_a_published_one_is_refused(after_the_walk):
+    first, alone, refused = (after_the_walk[k] for k in ("first", "alone", "published"))
+    assert first["rc"] == 0, first["output"][-3000:]
+    assert after_the_walk["rows"][0] > 0  # the first try wrote rows ...
+    # ... the model alone, its inputs holding another day, is refused and changes nothing.
+    assert alone["rc"] != 0
+    assert "for that day first" in alone["output"], alone["output"][-3000:]
+    assert after_the_walk["rows"][1] == after_the_walk["rows"][0]
+    assert refused["rc"] != 0
+    assert f"version {RETRY_VERSION} of {D1} is published" in refused["output"]

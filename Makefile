@@ -37,7 +37,8 @@ test: install
 	# Three workers on the two cores (the Airflow tests spend much of their time waiting on
 	# Airflow); tests/conftest.py's scheduler groups the tests (a folder with heavy shared state
 	# runs whole on one worker, every other file is a unit).
-	$(BIN)/python -m pytest -n 3
+	# The twenty slowest tests are listed at the end (CONTRIBUTING.md keeps the table).
+	$(BIN)/python -m pytest -n 3 --durations=20
 
 lint: install
 	$(BIN)/ruff check .

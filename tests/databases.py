@@ -32,3 +32,15 @@ def new_database(admin_url: str, prefix: str = "t", name: str | None = None) -> 
             cur.execute(f'drop database if exists "{name}" with (force)')
     finally:
         conn.close()
+
+
+def spark_rows(server, sql: str) -> list[tuple]:
+    """The rows of one statement on a Spark Thrift Server (devstack.spark.SparkServer), over a
+    connection of its own."""
+    conn = server.connect()
+    try:
+        cur = conn.cursor()
+        cur.execute(sql)
+        return [tuple(row) for row in cur.fetchall()] if cur.description else []
+    finally:
+        conn.close()

@@ -34,7 +34,7 @@ from pipeline.spark.load import SparkLoadError, load_source_on_spark, run_load_m
 from pipeline.spark.objects import staged_by_content
 from pipeline.steps.bootstrap import bootstrap
 from tests.cli import adtech
-from tests.databases import new_database
+from tests.databases import new_database, spark_rows
 
 DAY = dt.date(2024, 11, 20)
 LIST_DAY = DAY - dt.timedelta(days=1)  # advertiser_ids has no list of DAY: both apply this one
@@ -162,13 +162,7 @@ class Loaded:
             return [tuple(bytes(v) if isinstance(v, memoryview) else v for v in r) for r in cur]
 
     def on_spark(self, sql: str) -> list[tuple]:
-        conn = self.spark.connect()
-        try:
-            cur = conn.cursor()
-            cur.execute(sql)
-            return [tuple(r) for r in cur.fetchall()]
-        finally:
-            conn.close()
+        return spark_rows(self.spark, sql)
 
 
 @pytest.fixture(scope="module")
@@ -474,8 +468,4 @@ def test_cleanup_on_spark_drops_what_retention_no_longer_keeps(loaded: Loaded, t
 
 
 def _run(loaded: Loaded, statement: str) -> None:
-    conn = loaded.spark.connect()
-    try:
-        conn.cursor().execute(statement)
-    finally:
-        conn.close()
+    spark_rows(loaded.spark, statement)

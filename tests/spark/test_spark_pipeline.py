@@ -52,7 +52,7 @@ from devstack.spark_cluster import SparkCluster, jobs
 from pipeline.airflow.env import airflow_env, migrate
 from tests.api.conftest import settings_for
 from tests.cli import ROOT, adtech
-from tests.databases import new_database
+from tests.databases import new_database, spark_rows
 
 D1, D2, D3, D4 = (dt.date(2023, 3, d) for d in (1, 2, 3, 4))
 PUBLISHED = (D1, D3, D4)
@@ -462,16 +462,6 @@ def test_rejects_are_counted_the_same(both):
     assert query(both["spark"], rejects) == query(both["default"], rejects)
 
 
-def on_spark(server, sql: str) -> list[tuple]:
-    conn = server.connect()
-    try:
-        cur = conn.cursor()
-        cur.execute(sql)
-        return [tuple(row) for row in cur.fetchall()]
-    finally:
-        conn.close()
-
-
 def test_raw_rows_and_their_lineage_are_the_same(both, spark_server):
     for source, columns in (
         ("advertiser_ids", "r.advertiser_id"),
@@ -484,7 +474,7 @@ def test_raw_rows_and_their_lineage_are_the_same(both, spark_server):
             f" and m.date = r.date and m.source = '{source}'"
             f" where r.date between date'{D1}' and date'{D4}'"
         )
-        spark = sorted(_dated(on_spark(spark_server, sql)))
+        spark = sorted(_dated(spark_rows(spark_server, sql)))
         pg = sorted(_dated(query(both["default"], sql.replace("date'", "date '"))))
         assert spark == pg, source
         assert {row[0] for row in spark} == {str(d) for d in (D1, D2, D3, D4)}, source
@@ -556,7 +546,7 @@ def after_the_walk(both, spark_server):
         return _dbt(env, target, *args)
 
     def rows() -> int:
-        return on_spark(
+        return spark_rows(
             spark_server,
             f"select count(*) from marts.top_product where date = date'{D1}'"
             f" and version = {RETRY_VERSION}",
@@ -569,7 +559,7 @@ def after_the_walk(both, spark_server):
     out["alone"] = dbt(D1, "run", "--select", "top_product")
     out["rows"].append(rows())
     # (Left in Spark's ops.published_days: no other test uses this version.)
-    on_spark(
+    spark_rows(
         spark_server,
         "insert into ops.published_days values "
         f"(date'{D1}', 'test-run', current_timestamp(), {RETRY_VERSION})",

@@ -7,7 +7,8 @@ same bytes: PostgreSQL's loaders from the S3 endpoint, the pipeline's Spark load
 be PostgreSQL's, in Spark's own tables and in the bookkeeping it mirrors into PostgreSQL.
 
 One load per source on each side (dbt run-operation on the session's Spark server, about 15 s
-each), compared many ways.
+each), compared many ways; then ads_views once more on each side, under a reject ceiling its
+rejects exceed: both refuse it with the same counts and keep the day's rows.
 """
 
 from __future__ import annotations
@@ -413,7 +414,7 @@ def test_cleanup_on_spark_drops_what_retention_no_longer_keeps(loaded: Loaded, t
         f"create table {DEAD_LOAD} using parquet as select 1 as row_id",
     ]
     for statement in statements:
-        _run(loaded, statement)
+        loaded.on_spark(statement)
     exports = tmp_path / "exports"
     for v in (1, 2, 3):
         (exports / f"date={d['served']}" / f"version={v}" / "marts.cleanup_probe").mkdir(
@@ -465,7 +466,3 @@ def test_cleanup_on_spark_drops_what_retention_no_longer_keeps(loaded: Loaded, t
     # An unknown target is one clear line.
     bad = adtech(env, "cleanup", "--target", "sparkle", "--dry-run", check=False)
     assert bad.returncode == 2 and "expected default or spark" in bad.stdout + bad.stderr
-
-
-def _run(loaded: Loaded, statement: str) -> None:
-    spark_rows(loaded.spark, statement)

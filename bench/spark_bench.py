@@ -263,9 +263,10 @@ def main() -> None:
         os.environ.pop(key, None)
     st = stack.up(root, airflow_db=False)
     os.environ.update(st.env)
-    # Days at size want the JVMs' default JIT (C2), not the local stack's small-day C1 only
-    # (devstack/spark.py), unless the caller chose otherwise.
+    # Days at size want the JVMs' defaults (C2, the parallel collector), not the local stack's
+    # small-day options (devstack/spark.py), unless the caller chose otherwise.
     os.environ.setdefault("ADTECH_SPARK_JAVA_OPTIONS", "")
+    os.environ.setdefault("ADTECH_SPARK_DRIVER_JAVA_OPTIONS", "")
     cluster = spark = None
     if "spark" in targets and args.local:
         spark = start_thrift_server(root / "spark")

@@ -52,16 +52,31 @@ DEFAULT_CONF = {
 }
 
 
-# The JIT compilers of the stack's JVMs (master, workers, executors, Thrift Server): C1 only. On
-# a 2-core machine C2's compiler threads cost more CPU than they save on demo- and test-sized
-# days (tests/spark/test_hidden_cases.py: 249 -> 132 CPU seconds, docs/BENCHMARKS.md). A day at
-# size, or a real cluster, wants C2: ADTECH_SPARK_JAVA_OPTIONS="" (bench/spark_bench.py sets it).
-SMALL_MACHINE_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1"
+# The stack's JVMs on a small machine. Every JVM collects with the serial collector: the
+# parallel ones' threads compete with the work for two cores (three test nights on the cluster:
+# 114-120 -> 89-98 CPU seconds each in the JVMs). The short-lived and idle ones (master, workers,
+# executors) compile with C1 only: C2's compiler threads cost more CPU than they save on
+# test-sized work (tests/spark/test_hidden_cases.py: 249 -> 132 CPU seconds). The Thrift
+# Server's driver plans every statement of every night it serves, so it keeps C2, which pays
+# for itself from the second night on (89-98 -> 108, 76, 52 CPU seconds). docs/BENCHMARKS.md
+# has the figures. A day at size, or a real cluster, wants the JVM's defaults:
+# ADTECH_SPARK_JAVA_OPTIONS="" and ADTECH_SPARK_DRIVER_JAVA_OPTIONS="" (bench/spark_bench.py
+# sets both).
+SMALL_MACHINE_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+SMALL_MACHINE_DRIVER_JAVA_OPTIONS = "-XX:+UseSerialGC"
 
 
 def java_options() -> str:
-    """Extra JVM options for every JVM of the local Spark stack (ADTECH_SPARK_JAVA_OPTIONS)."""
+    """Extra JVM options for the local Spark stack's master, workers and executors
+    (ADTECH_SPARK_JAVA_OPTIONS)."""
     return os.environ.get("ADTECH_SPARK_JAVA_OPTIONS", SMALL_MACHINE_JAVA_OPTIONS).strip()
+
+
+def driver_java_options() -> str:
+    """Extra JVM options for the Thrift Server's driver (ADTECH_SPARK_DRIVER_JAVA_OPTIONS)."""
+    return os.environ.get(
+        "ADTECH_SPARK_DRIVER_JAVA_OPTIONS", SMALL_MACHINE_DRIVER_JAVA_OPTIONS
+    ).strip()
 
 
 class SparkStartError(RuntimeError):
@@ -166,7 +181,8 @@ def start_thrift_server(
             f"jdbc:derby:;databaseName={state_dir / 'metastore_db'};create=true"
         ),
         "spark.driver.extraJavaOptions": (
-            f"{java_options()} -Dderby.system.home={state_dir} -Djava.io.tmpdir={state_dir / 'tmp'}"
+            f"{driver_java_options()} -Dderby.system.home={state_dir}"
+            f" -Djava.io.tmpdir={state_dir / 'tmp'}"
         ).strip(),
         **(conf or {}),
     }

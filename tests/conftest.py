@@ -29,7 +29,7 @@ WHOLE_FOLDERS = ("spark", "api", "browser")
 # run side by side, the long files follow and the short ones fill the ends. A unit not listed
 # counts SECONDS_PER_TEST for each of its tests.
 UNIT_SECONDS = {
-    "spark": 1000,
+    "spark": 650,
     "tests/dags/test_dag_runs.py": 440,
     "tests/dags/test_backfill_dag.py": 440,
     "tests/dags/test_scheduled_runs.py": 345,

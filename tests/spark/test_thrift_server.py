@@ -11,6 +11,7 @@ from pyhive.exc import OperationalError
 
 from devstack.spark import SparkServer
 from devstack.spark_cluster import SparkCluster, executors
+from tests.databases import spark_rows
 
 
 def test_server_answers_over_thrift_with_its_state_in_its_folder(spark_server: SparkServer):
@@ -51,17 +52,12 @@ def test_a_shuffle_runs_on_both_workers_and_none_in_the_driver(
 ):
     assert len(spark_cluster.alive_workers()) == 2
     before = tasks_per_worker(spark_server, spark_cluster)
-    conn = spark_server.connect()
-    try:
-        cur = conn.cursor()
-        # 8 map tasks and a shuffle: more work than one 1-core executor takes at once.
-        cur.execute(
-            "select count(*), sum(n) from (select id % 1000 as k, count(*) as n"
-            " from range(0, 4000000, 1, 8) group by id % 1000)"
-        )
-        assert cur.fetchall() == [(1000, 4000000)]
-    finally:
-        conn.close()
+    # 8 map tasks and a shuffle: more work than one 1-core executor takes at once.
+    assert spark_rows(
+        spark_server,
+        "select count(*), sum(n) from (select id % 1000 as k, count(*) as n"
+        " from range(0, 4000000, 1, 8) group by id % 1000)",
+    ) == [(1000, 4000000)]
     after = tasks_per_worker(spark_server, spark_cluster)
     ran = {name: after.get(name, 0) - before.get(name, 0) for name in after}
     assert set(ran) == {"worker-0", "worker-1"}, after

@@ -2,7 +2,8 @@
 with a `run_date` param. Airflow runs for real (`airflow standalone`: scheduler, DAG processor,
 API server, LocalExecutor with parallelism 2) on a metadata database of this test's own (a copy
 of the stack's migrated one). In each run every task must work on D = the data interval's start,
-and nothing else."""
+and nothing else. The backfill runs the day again on the same logs: a new version, published,
+whose served rows are the first run's."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import pytest
 from pipeline.airflow.env import DAG_ID, airflow_env
 from tests.api.conftest import free_port
 from tests.cli import stop_group
-from tests.dags.dag_data import metadata_database
+from tests.dags.dag_data import SERVED, metadata_database
 from tests.databases import new_database
 
 D1 = "2024-11-20"
@@ -134,6 +135,8 @@ def test_a_scheduled_catch_up_run_and_a_backfill_each_work_on_one_day(airflow) -
     assert _runs_of_pipeline(url) == [(scheduled, D1, "success")]
     ((first_version,),) = _query(url, "select version from ops.published_days")
     assert _query(url, "select date::text, run_id from ops.published_days") == [(D1, scheduled)]
+    first_rows = _query(url, SERVED, D1)
+    assert first_rows
 
     created = subprocess.run(
         ["airflow", "backfill", "create", "--dag-id", DAG_ID, "--from-date", D1, "--to-date", D1,
@@ -152,6 +155,8 @@ def test_a_scheduled_catch_up_run_and_a_backfill_each_work_on_one_day(airflow) -
     assert _runs_of_pipeline(url) == [(backfill, D1, "success")]
     ((served_version,),) = _query(url, "select version from ops.published_days")
     assert served_version > first_version
+    # The same logs give the same served rows under the new version.
+    assert _query(url, SERVED, D1) == first_rows
     # Every task of both runs worked on D1: the loads, dbt (marts of D1 only) and publish.
     assert _query(url, "select distinct date::text from ops.load_manifest") == [(D1,)]
     assert _query(url, "select distinct date::text from marts.recommendations") == [(D1,)]

@@ -1,10 +1,12 @@
 """The `adtech_backfill` DAG, run for real with `airflow dags test adtech_backfill -c CONF`
 against the real PostgreSQL and S3 over HTTP.
 
-Days (generated, seed fixed): 2024-11-20 .. 2024-11-25. The first three are run as nights with
-`adtech run`, then as one range; then 2024-11-22 .. 2024-11-24 runs as a range in which 22 (served
-since) has had its logs replaced and 24 has bad logs (events of inactive advertisers only: dbt's
-test assert_run_date_has_recommendations fails): the range fails, and each day runs alone.
+Days 2024-11-20 .. 2024-11-22: the churning days, published by one `adtech run` night each (run
+once per test run, tests/nights.py: churning_nights, restored into this module's database, their
+logs into its bucket), then run again as one range through the DAG. Days 23 and 24 generated
+(seed fixed). Then 2024-11-22 .. 2024-11-24 runs as a range in which 22 (served since) has had
+its logs replaced and 24 has bad logs (events of inactive advertisers only: dbt's test
+assert_run_date_has_recommendations fails): the range fails, and each day runs alone.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import subprocess
 import psycopg2
 import pytest
 
-from tests.cli import adtech
 from tests.dags.dag_data import (
     SERVED,
     generate,
@@ -25,10 +26,11 @@ from tests.dags.dag_data import (
     query,
     served_lists,
 )
+from tests.nights import CHURNING_DAYS, churning_nights
 from tests.reference import day_files, top_lists
 
 DAG_ID = "adtech_backfill"
-GOOD = ["2024-11-20", "2024-11-21", "2024-11-22"]
+GOOD = [day.isoformat() for day in CHURNING_DAYS]  # 2024-11-20 .. 22, published as nights
 MIXED = ["2024-11-22", "2024-11-23", "2024-11-24"]  # 22 and 24 fail alone, 23 passes
 LOADS = {"load_advertiser_ids", "load_product_views", "load_ads_views"}
 STEPS = {"FiltrarDatos", "TopCTR", "TopProduct", "DBWriting"}
@@ -42,9 +44,14 @@ def _step(tasks: dict[str, str], name: str) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def env(stack, admin_url, s3, tmp_path_factory):
+def env(stack, admin_url, s3, tmp_path_factory, worker_id):
+    """GOOD published by their nights (the shared archive restored, their logs copied), and the
+    logs of the next two days, the second one bad."""
+    nights = churning_nights(tmp_path_factory, worker_id, stack, s3, admin_url)
     with module_env(admin_url, s3, tmp_path_factory.mktemp("airflow"), "t_backfill") as env:
-        generate(env, GOOD[0], days=5)
+        nights.restore(env["DATABASE_URL"])
+        nights.copy_objects(s3, env["ADTECH_S3_BUCKET"], "raw/")  # nothing the nights exported
+        generate(env, MIXED[1], days=2)
         only_inactive_events(s3, env["ADTECH_S3_BUCKET"], MIXED[2])
         yield env
 
@@ -86,10 +93,8 @@ def _output(result: subprocess.CompletedProcess) -> str:
 
 @pytest.fixture(scope="module")
 def good_range(env):
-    """The three days as nights (`adtech run`), their served rows; then the same days as one
-    range through the DAG."""
-    for day in GOOD:
-        adtech(env, "run", "--date", day)
+    """The three days' served rows from their nights; then the same days as one range through
+    the DAG."""
     nights = {day: query(env, SERVED, day) for day in GOOD}
     versions = dict(query(env, "select date::text, version from ops.published_days"))
     result = backfill(env, {"start": GOOD[0], "end": GOOD[-1]})

@@ -1,0 +1,44 @@
+"""bench/suite_cpu.py, as docs/BENCHMARKS.md runs it (`python3 bench/suite_cpu.py -- CMD`): it
+finds the CPU a command's child spent, names the test the child was started for, and passes the
+command's exit code on."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+# About a second of CPU in a child of the command, then exit code 3.
+BURN = "import time\nt = time.process_time()\nwhile time.process_time() - t < 1.2: pass\n"
+
+
+def test_a_childs_cpu_is_found_and_named_by_its_test(tmp_path: Path) -> None:
+    out = tmp_path / "cpu.json"
+    script = f"{sys.executable} -c '{BURN}' marker-burn; exit 3"
+    result = subprocess.run(
+        [sys.executable, "bench/suite_cpu.py", "--interval", "0.1", "--json", str(out), "--",
+         "bash", "-c", script],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={"PATH": "/usr/bin:/bin", "PYTEST_CURRENT_TEST": "tests/x.py::test_y (call)"},
+    )  # fmt: skip
+    assert result.returncode == 3, result.stderr
+    (burner,) = [
+        p
+        for p in json.loads(out.read_text())
+        if "marker-burn" in p["command"] and not p["command"].startswith("bash")
+    ]
+    assert burner["cpu"] >= 0.8
+    assert burner["test"] == "tests/x.py::test_y (call)"
+    assert "| kind | processes | CPU-s |" in result.stdout
+    assert "tests/x.py" in result.stdout
+
+
+def test_no_command_is_a_clear_error() -> None:
+    result = subprocess.run(
+        [sys.executable, "bench/suite_cpu.py", "--"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert "give a command after --" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -3,11 +3,10 @@
 Days (generated, seed fixed): D1 and D2, clean. D1 runs as a manual run with the `run_date`
 param; D2 as `airflow dags test` with a logical date and no param, as a user types it: D is then
 the data interval's start, and every task must work on that one day. Then D1's logs are replaced
-by events of inactive advertisers only:
-its rerun fails a dbt test in its model's task, and D1 stays served as it was, D2 untouched. (A
-day never published that fails stays unpublished: test_failure_notice.py runs a day missing from
-S3. A day run again on the same logs serves the same rows under a new version:
-test_scheduled_runs.py's backfill.)
+by events of inactive advertisers only: its rerun fails a dbt test in its model's task, and D1
+stays served as it was, D2 untouched. (A day never published that fails stays unpublished:
+test_failure_notice.py runs a day missing from S3. A day run again on the same logs serves the
+same rows under a new version: test_scheduled_runs.py's backfill.)
 """
 
 from __future__ import annotations

@@ -132,7 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write every sampled process here")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
-    command = [c for c in args.command if c != "--"] or sys.exit("give a command after --")
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        sys.exit("give a command after --")
     before = {(pid, s[0]) for pid in filter(str.isdigit, os.listdir("/proc")) if (s := _read(pid))}
     procs: dict[tuple[str, str], Process] = {}
     busy0, start = busy_seconds(), time.monotonic()

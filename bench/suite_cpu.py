@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 TICK = os.sysconf("SC_CLK_TCK")
+TEST_VARIABLE = b"PYTEST_CURRENT_TEST="
 # The first matching pattern names a process's kind.
 KINDS = (
     (r"HiveThriftServer2", "Spark: the Thrift Server (driver)"),
@@ -88,9 +89,10 @@ def _describe(pid: str) -> tuple[str, str]:
     except OSError:
         return "", ""
     test = next(
-        (e[20:].decode(errors="replace") for e in environ if e.startswith(b"PYTEST_CURRENT_TEST=")),
+        (e.removeprefix(TEST_VARIABLE).decode(errors="replace") for e in environ
+         if e.startswith(TEST_VARIABLE)),
         "",
-    )
+    )  # fmt: skip
     return command.strip(), test
 
 
@@ -112,8 +114,9 @@ def report(procs: dict, busy: float, wall: float) -> None:
     by_kind: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
     by_file: dict[str, float] = defaultdict(float)
     for p in procs.values():
-        by_kind[kind(p.command)][0] += 1
-        by_kind[kind(p.command)][1] += p.cpu
+        tally = by_kind[kind(p.command)]
+        tally[0] += 1
+        tally[1] += p.cpu
         by_file[p.test.split("::")[0] or "(no test)"] += p.cpu
     sampled = sum(p.cpu for p in procs.values())
     print(f"\nwall {wall:.0f} s; busy {busy:.0f} CPU-s; sampled {sampled:.0f} CPU-s\n")

@@ -103,42 +103,46 @@ def test_docs_generate_documents_every_model_and_column(good_then_bad, dbt) -> N
         assert all(c["description"].strip() for c in source["columns"].values()), key
 
 
-def _not_null_columns(dbt, target: str) -> tuple[dict[str, set[str]], set[str]]:
-    """From a parse for `target`: {relation: columns} of the enforced contracts' not_null
-    constraints, and the (model, column) pairs of the enabled not_null tests."""
+def _not_null_checks(dbt, target: str) -> tuple[dict[str, set[str]], set[str], set[str]]:
+    """From a parse for `target`: {relation: columns} of the not_null constraints the models'
+    contracts declare (enforced or not), the (model, column) pairs of the enabled not_null
+    tests, and the relations whose post-hooks run check_not_null."""
     assert dbt("parse", "--target", target).success
     manifest = json.loads((dbt.target / "manifest.json").read_text())
-    constrained, tested = {}, set()
+    constrained, tested, checked = {}, set(), set()
     for node in manifest["nodes"].values():
-        if node["resource_type"] == "model" and node["config"]["contract"]["enforced"]:
-            constrained[f"{node['schema']}.{node['alias']}"] = {
-                name
-                for name, column in node["columns"].items()
-                if any(c["type"] == "not_null" for c in column["constraints"])
-            }
+        relation = f"{node['schema']}.{node.get('alias')}"
+        columns = {
+            name
+            for name, column in node["columns"].items()
+            if any(c["type"] == "not_null" for c in column.get("constraints", []))
+        }
+        if node["resource_type"] == "model" and columns:
+            constrained[relation] = columns
+        if any("check_not_null(" in hook["sql"] for hook in node["config"].get("post-hook", [])):
+            checked.add(relation)
         if node.get("test_metadata", {}).get("name") == "not_null":
             model = node["attached_node"].split(".")[-1]
             tested.add(f"{model}.{node['column_name']}")
-    return constrained, tested
+    return constrained, tested, checked
 
 
-def test_postgres_refuses_the_nulls_that_only_spark_tests_for(good_then_bad, dbt, project_db):
-    """Every not_null test runs on Spark; on PostgreSQL the table itself refuses the null (a
-    contract's constraint, or raw's DDL under a staging view), so the test would be a query
-    that cannot fail, and is left out of the build."""
-    constrained, on_postgres = _not_null_columns(dbt, "default")
-    _, on_spark = _not_null_columns(dbt, "spark")
+def test_a_null_is_refused_by_the_table_on_postgres_and_by_a_hook_on_spark(
+    good_then_bad, dbt, project_db
+):
+    """A not_null constraint of a contract: PostgreSQL's table refuses the null itself, so no
+    not_null test runs there; on Spark, whose tables hold no constraints, every such model runs
+    check_not_null after it writes (tests/spark checks that it fails the model). Staging's views
+    rest on raw's columns, declared not null on PostgreSQL: their not_null tests run on Spark
+    only."""
+    constrained, on_postgres, _ = _not_null_checks(dbt, "default")
+    on_spark_constrained, on_spark, checked = _not_null_checks(dbt, "spark")
     assert not on_postgres
-    # recommendations aside: Spark's copy of it is landed into PostgreSQL's, which refuses nulls.
-    assert {
-        f"{relation.split('.')[1]}.{column}"
-        for relation, columns in constrained.items()
-        if relation != "marts.recommendations"
-        for column in columns
-    } <= on_spark
-    assert {"top_ctr.score", "int_ad_event_counts.clicks", "stg_logs__ads_views.product_id"} <= (
-        on_spark
-    )
+    assert {"marts.top_ctr", "intermediate.int_ad_event_counts"} <= set(on_spark_constrained)
+    assert set(on_spark_constrained) <= checked
+    assert "top_ctr.score" not in on_spark  # the hook checks it, no test node
+    assert {"stg_logs__ads_views.product_id", "stg_logs__product_views.advertiser_id"} <= on_spark
+    assert all(test.startswith("stg_") for test in on_spark), on_spark
     with psycopg2.connect(project_db) as conn, conn.cursor() as cur:
         for relation, columns in constrained.items():
             cur.execute(

@@ -79,6 +79,7 @@ UNLISTED = "ADVUNLISTED"  # D2's only advertiser: on no list
 EMPTY_DAY_TEST = "assert_run_date_has_recommendations"
 DBT = str(Path(sys.executable).parent / "dbt")
 RETRY_VERSION = 5099  # the build version of the retried builds after the walk
+NULL_VERSION = 5098  # the build version of the build that writes a null after the walk
 
 
 def query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
@@ -495,17 +496,16 @@ def nightly_nodes(url: str, day: dt.date) -> dict[str, str]:
 
 def test_the_nightly_builds_nodes_end_the_same_on_both_targets(both):
     """Every model and data test of D1's night, with the same outcome (the warn-level tests warn
-    alike); Spark runs, besides, the not_null tests of the columns whose nulls PostgreSQL's
-    tables refuse themselves."""
+    alike); Spark runs, besides, staging's not_null tests (on PostgreSQL, raw's columns refuse
+    a null themselves)."""
     pg, spark = nightly_nodes(both["default"], D1), nightly_nodes(both["spark"], D1)
     assert {node: spark.get(node) for node in pg} == pg
     assert set(pg.values()) <= {"success", "pass", "warn"}, pg
     extra = set(spark) - set(pg)
-    assert extra and all(node.startswith("test.adtech_recs.not_null_") for node in extra)
+    assert extra and all(node.startswith("test.adtech_recs.not_null_stg_") for node in extra)
     assert all(spark[node] == "pass" for node in extra)
     kinds = [node.split(".")[0] for node in pg]
     assert kinds.count("model") >= 13 and kinds.count("test") >= 30
-    assert sum(node.startswith("test.") for node in spark) >= 100
 
 
 def _dbt(env: dict[str, str], target_path: Path, *args: str) -> dict:
@@ -533,15 +533,16 @@ def after_the_walk(both, spark_server):
     A retried build of (D1, RETRY_VERSION) replaces its own partition; built alone while its
     inputs hold another day (D3), the model is refused, naming what to build first, and keeps
     the first try's rows (never another day's rows, never silent zeros); once the version is
-    published (Spark's ops.published_days), a build of it is refused."""
+    published (Spark's ops.published_days), a build of it is refused. Last, a mart that writes a
+    null in a not-null column (its input given one by hand) fails in its post-hook."""
     target = both["target_path"]
 
-    def dbt(day: dt.date, *args: str) -> dict:
+    def dbt(day: dt.date, *args: str, version: int = RETRY_VERSION) -> dict:
         env = {
             **both["spark_env"],
             "ADTECH_RUN_DATE": day.isoformat(),
             "ADTECH_RUN_DATE_END": day.isoformat(),
-            "ADTECH_BUILD_VERSION": str(RETRY_VERSION),
+            "ADTECH_BUILD_VERSION": str(version),
         }
         return _dbt(env, target, *args)
 
@@ -565,6 +566,16 @@ def after_the_walk(both, spark_server):
         f"(date'{D1}', 'test-run', current_timestamp(), {RETRY_VERSION})",
     )
     out["published"] = dbt(D1, "run", "--select", "+top_product")
+    inputs = dbt(D1, "run", "--select", "int_active_advertisers int_product_view_counts",
+                 version=NULL_VERSION)  # fmt: skip
+    assert inputs["rc"] == 0, inputs["output"][-3000:]
+    spark_rows(
+        spark_server,
+        "insert into intermediate.int_product_view_counts (run_date, advertiser_id, product_id,"
+        " views) select run_date, advertiser_id, null, 1000000"
+        " from intermediate.int_product_view_counts limit 1",
+    )
+    out["null"] = dbt(D1, "run", "--select", "top_product", version=NULL_VERSION)
     return out
 
 
@@ -585,3 +596,13 @@ def test_a_retried_build_replaces_its_partition_and_a_published_one_is_refused(a
     assert after_the_walk["rows"][1] == after_the_walk["rows"][0]
     assert refused["rc"] != 0
     assert f"version {RETRY_VERSION} of {D1} is published" in refused["output"]
+
+
+def test_a_null_in_a_not_null_column_fails_the_model_that_wrote_it(after_the_walk):
+    """Spark's tables hold no constraints: the model's post-hook (check_not_null) stands in for
+    PostgreSQL's table refusing the row, and names the column."""
+    null = after_the_walk["null"]
+    assert null["rc"] != 0
+    assert null["results"]["model.adtech_recs.top_product"] == "error", null["results"]
+    message = "marts.top_product: nulls in not-null columns: product_id (1 rows)"
+    assert message in null["output"], null["output"][-3000:]

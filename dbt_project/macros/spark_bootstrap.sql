@@ -12,28 +12,40 @@
     Partition columns come last in a Spark table; the models select columns by name.
     Spark has no roles or grants here: the API reads PostgreSQL only. -#}
 {% macro spark_bootstrap() -%}
-    {%- set statements = [
-        "create database if not exists raw",
-        "create database if not exists ops",
-        "create database if not exists marts",
-        "create table if not exists raw.advertiser_ids (advertiser_id string, object_id int,"
-        ~ " line_number int, date date) using parquet partitioned by (date)",
-        "create table if not exists raw.product_views (advertiser_id string, product_id string,"
-        ~ " object_id int, line_number int, date date) using parquet partitioned by (date)",
-        "create table if not exists raw.ads_views (advertiser_id string, product_id string,"
-        ~ " type string, object_id int, line_number int, date date)"
+    {%- set tables = {
+        "raw.advertiser_ids": "(advertiser_id string, object_id int, line_number int, date date)"
         ~ " using parquet partitioned by (date)",
-        "create table if not exists ops.load_manifest (object_id int, s3_key string,"
-        ~ " etag string, size_bytes bigint, rows_loaded bigint, rows_rejected bigint,"
-        ~ " load_id string, started_at timestamp, finished_at timestamp, list_date date,"
-        ~ " date date, source string) using parquet partitioned by (date, source)",
-        "create table if not exists ops.rejected_rows (s3_key string, line_number bigint,"
-        ~ " line string, reason string, load_id string, object_id int, date date,"
-        ~ " source string) using parquet partitioned by (date, source)",
-        "create table if not exists ops.published_days (date date, run_id string,"
-        ~ " published_at timestamp, version bigint) using parquet",
-    ] -%}
-    {%- for statement in statements -%}
-        {%- do run_query(statement) -%}
+        "raw.product_views": "(advertiser_id string, product_id string, object_id int,"
+        ~ " line_number int, date date) using parquet partitioned by (date)",
+        "raw.ads_views": "(advertiser_id string, product_id string, type string, object_id int,"
+        ~ " line_number int, date date) using parquet partitioned by (date)",
+        "ops.load_manifest": "(object_id int, s3_key string, etag string, size_bytes bigint,"
+        ~ " rows_loaded bigint, rows_rejected bigint, load_id string, started_at timestamp,"
+        ~ " finished_at timestamp, list_date date, date date, source string)"
+        ~ " using parquet partitioned by (date, source)",
+        "ops.rejected_rows": "(s3_key string, line_number bigint, line string, reason string,"
+        ~ " load_id string, object_id int, date date, source string)"
+        ~ " using parquet partitioned by (date, source)",
+        "ops.published_days": "(date date, run_id string, published_at timestamp,"
+        ~ " version bigint) using parquet",
+    } -%}
+    {#- What exists first (three statements where there would be nine): every load and every
+        build runs this, and each statement costs the Thrift Server a plan and a metastore
+        round trip. -#}
+    {%- set databases = run_query("show databases").columns[0].values() -%}
+    {%- set existing = [] -%}
+    {%- for database in ["raw", "ops", "marts"] -%}
+        {%- if database not in databases -%}
+            {%- do run_query("create database if not exists " ~ database) -%}
+        {%- elif database != "marts" -%}
+            {%- for row in run_query("show tables in " ~ database) -%}
+                {%- if not row[2] -%}
+                    {%- do existing.append(database ~ "." ~ row[1]) -%}
+                {%- endif -%}
+            {%- endfor -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- for name, definition in tables.items() if name not in existing -%}
+        {%- do run_query("create table if not exists " ~ name ~ " " ~ definition) -%}
     {%- endfor -%}
 {%- endmacro %}

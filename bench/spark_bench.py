@@ -1,6 +1,7 @@
 """The same days on both dbt targets: PostgreSQL against Spark, from S3 to published.
 
     .venv/bin/python -m bench.spark_bench [--sizes 2000000,10000000] [--nights 1] [--local]
+        [--targets default,spark] [--compare before=/tmp/old-checkout,after=.]
 
 Starts a private local stack (PostgreSQL, moto's S3) and a Spark standalone cluster (a master and
 two workers of 1 core and 768 MB, one 512 MB executor each; devstack/spark_cluster.py) with a
@@ -11,7 +12,9 @@ per size and night runs `adtech run --date D --target default` (database `bench_
 `adtech run --date D --target spark` (database `bench_spark`: the marts are built on Spark and
 landed in PostgreSQL, then published) on the same day, alternating which goes first. A first,
 small day runs once on each target beforehand, uncounted: it creates the marts (the Spark one
-also PostgreSQL's, through `dbt run --empty`).
+also PostgreSQL's, through `dbt run --empty`). `--compare NAME=CHECKOUT,...` runs each target
+from each checkout (e.g. `git archive <commit>` of the code before a change), each in a database
+and a dbt target folder of its own, in rotating order on the same days and the same cluster.
 
 Spark reads its raw days from a local `file://` copy of the bucket's objects (hadoop-aws, which
 `s3a://` needs, is not installable here); the PostgreSQL target reads them from the S3 endpoint.
@@ -175,6 +178,7 @@ def measure(
     servers: dict[str, tuple[int, bool]],
     watch: dict[str, int],
     spark: SparkServer | None,
+    cwd: Path = REPO_ROOT,
 ) -> Measure:
     load = os.getloadavg()[0]
     before = {name: proc_cpu(pid, kids) for name, (pid, kids) in servers.items()}
@@ -183,7 +187,7 @@ def measure(
         reset_peak_rss(pid)
     with tempfile.TemporaryFile() as out:
         started = time.perf_counter()
-        child = subprocess.Popen(command, env=env, cwd=REPO_ROOT, stdout=out, stderr=out)
+        child = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=out)
         _, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - started
         peak = {name: round(peak_rss(pid) / MB) for name, pid in watch.items()}
@@ -239,10 +243,10 @@ def report(label: str, target: str, m: Measure, events: int) -> None:
         f"event; load {m.load:.1f}",
         flush=True,
     )
-    if target == "spark" and m.peak_rss:
+    if target.startswith("spark") and m.peak_rss:
         rss = ", ".join(f"{k} {v:,}" for k, v in m.peak_rss.items())
         print(f"    peak RSS MB: {rss}", flush=True)
-    if target == "spark" and m.spilled is not None:
+    if target.startswith("spark") and m.spilled is not None:
         print(f"    spilled: {m.spilled[0] / MB:,.0f} MB (their size in memory), "
               f"{m.spilled[1] / MB:,.0f} MB written to disk", flush=True)  # fmt: skip
 
@@ -253,9 +257,14 @@ def main() -> None:
     parser.add_argument("--nights", type=int, default=1, help="nights per size and target")
     parser.add_argument("--targets", default="default,spark")
     parser.add_argument("--local", action="store_true", help="Spark in local mode, no cluster")
+    parser.add_argument("--compare", default="", help="NAME=CHECKOUT,...: each target from each")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     targets = [t for t in args.targets.split(",") if t]
+    checkouts = {
+        name: Path(path).resolve()
+        for name, path in (pair.split("=", 1) for pair in args.compare.split(",") if pair)
+    } or {"": REPO_ROOT}
 
     root = Path(tempfile.mkdtemp(prefix="adtech-spark-bench-"))
     root.chmod(0o755)  # the PostgreSQL service user must reach its folder
@@ -285,19 +294,23 @@ def main() -> None:
             "DBT_TARGET_PATH": str(root / "target"),
             "DBT_LOG_PATH": str(root / "dbt-logs"),
         }
-        envs = {
-            "default": {
-                **base,
-                "DATABASE_URL": create_database(st.env["DATABASE_URL"], "bench_pg"),
-            },
-            "spark": {
-                **base,
+        # Each contender: a target run from a checkout, with its database and dbt state.
+        contenders: dict[str, tuple[str, Path, dict[str, str]]] = {}
+        for name, checkout in checkouts.items():
+            label = f"-{name}" if name else ""
+            own = {**base, "DBT_TARGET_PATH": str(root / f"target{label}")}
+            contenders[f"default{label}"] = ("default", checkout, {
+                **own,
+                "DATABASE_URL": create_database(st.env["DATABASE_URL"], f"bench_pg{label}"),
+            })  # fmt: skip
+            contenders[f"spark{label}"] = ("spark", checkout, {
+                **own,
                 **(spark.env if spark else {}),
-                "DATABASE_URL": create_database(st.env["DATABASE_URL"], "bench_spark"),
+                "DATABASE_URL": create_database(st.env["DATABASE_URL"], f"bench_spark{label}"),
                 "ADTECH_SPARK_RAW_ROOT": raw.as_uri(),  # + ADTECH_S3_PREFIX (raw/)
-                "ADTECH_SPARK_EXPORT_ROOT": (root / "spark-exports").as_uri() + "/",
-            },
-        }
+                "ADTECH_SPARK_EXPORT_ROOT": (root / f"spark-exports{label}").as_uri() + "/",
+            })  # fmt: skip
+        contenders = {k: v for k, v in contenders.items() if v[0] in targets}
         servers = {"postgres": (postmaster_pid(st), True)}
         watch: dict[str, int] = {}  # the JVMs whose peak resident memory is reported
         if spark:
@@ -322,10 +335,10 @@ def main() -> None:
         warm = FIRST_DAY - timedelta(days=1)
         generate(base, warm, 1, 20_000)
         copy_to_folder(s3, bucket, "raw/", raw)
-        for target in targets:
+        for label, (target, checkout, env) in contenders.items():
             m = measure([*ADTECH, "run", "--date", warm.isoformat(), "--target", target],
-                        envs[target], servers, watch, spark)  # fmt: skip
-            report("warm-up (20k, creates the marts)", target, m, 40_000)
+                        env, servers, watch, spark, checkout)  # fmt: skip
+            report("warm-up (20k, creates the marts)", label, m, 40_000)
 
         start = FIRST_DAY
         results: dict[tuple[int, str], list[Measure]] = {}
@@ -335,17 +348,18 @@ def main() -> None:
             generate(base, days[0], len(days), size)
             copy_to_folder(s3, bucket, "raw/", raw)
             for i, day in enumerate(days):
-                order = targets if i % 2 == 0 else targets[::-1]
-                for target in order:
+                labels = list(contenders)
+                for label in labels[i % len(labels) :] + labels[: i % len(labels)]:
+                    target, checkout, env = contenders[label]
                     m = measure([*ADTECH, "run", "--date", day.isoformat(), "--target", target],
-                                envs[target], servers, watch, spark)  # fmt: skip
-                    results.setdefault((size, target), []).append(m)
-                    report(str(day), target, m, 2 * size)
+                                env, servers, watch, spark, checkout)  # fmt: skip
+                    results.setdefault((size, label), []).append(m)
+                    report(str(day), label, m, 2 * size)
             start += timedelta(days=len(days))
         print("\nbest night per size and target:", flush=True)
-        for (size, target), runs in results.items():
+        for (size, label), runs in results.items():
             best = min(runs, key=lambda m: m.wall)
-            report(f"{size:>10,}", target, best, 2 * size)
+            report(f"{size:>10,}", label, best, 2 * size)
         if spark and spark.ui_port:
             print("\nSpark's executors over the whole application (REST API):", flush=True)
             print("\n".join(executor_memory(spark)), flush=True)

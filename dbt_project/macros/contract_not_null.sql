@@ -8,12 +8,7 @@
 {%- endmacro %}
 
 {% macro default__contract_not_null() -%}
-    {%- set columns = [] -%}
-    {%- for column in model.columns.values() -%}
-        {%- if column.constraints | selectattr('type', 'equalto', 'not_null') | list -%}
-            {%- do columns.append(column.name) -%}
-        {%- endif -%}
-    {%- endfor -%}
+    {%- set columns = _not_null_columns() -%}
     {%- if is_incremental() and model.config.contract.enforced and columns -%}
         do $not_null$ begin
             if exists (
@@ -75,6 +70,7 @@
     where null_columns != ''
 {%- endmacro %}
 
+{#- The model's columns whose contract declares a not_null constraint. -#}
 {% macro _not_null_columns() -%}
     {%- set columns = [] -%}
     {%- for column in model.columns.values() -%}

@@ -5,7 +5,7 @@
 (The standard library only: it runs before `make install` has made the venv.)
 
 Runs the command and samples /proc every INTERVAL seconds meanwhile: each process's own CPU
-(user + system) as last seen, its command line as first seen, and the test it was started for
+(user + system) and its command line as last seen, and the test it was started for
 (pytest exports PYTEST_CURRENT_TEST, which every subprocess of a test inherits). Then prints the
 CPU seconds of every process started after the command, by kind (the Spark Thrift Server, the
 `adtech` commands, `airflow dags test`, PostgreSQL...) and by test file, beside the machine's
@@ -79,21 +79,25 @@ def _read(pid: str) -> tuple[str, float] | None:
     return fields[19], (int(fields[11]) + int(fields[12])) / TICK
 
 
-def _describe(pid: str) -> tuple[str, str]:
-    """(command line, the pytest test it was started for)."""
+def _command(pid: str) -> str:
     try:
-        command = (
-            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        )
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return ""
+    return command.replace(b"\0", b" ").decode(errors="replace").strip()
+
+
+def _test(pid: str) -> str:
+    """The pytest test the process was started for."""
+    try:
         environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     except OSError:
-        return "", ""
-    test = next(
+        return ""
+    return next(
         (e.removeprefix(TEST_VARIABLE).decode(errors="replace") for e in environ
          if e.startswith(TEST_VARIABLE)),
         "",
     )  # fmt: skip
-    return command.strip(), test
 
 
 def sample(procs: dict[tuple[str, str], Process], before: set[tuple[str, str]]) -> None:
@@ -103,11 +107,12 @@ def sample(procs: dict[tuple[str, str], Process], before: set[tuple[str, str]]) 
             continue
         key = (pid, seen[0])
         if key not in procs:
-            procs[key] = Process(*_describe(pid))
+            procs[key] = Process(_command(pid), _test(pid))
+        else:
+            # A process that has exec'd its program since (a shell's fork, spark-class -> java)
+            # keeps its pid; a zombie's command line reads empty.
+            procs[key].command = _command(pid) or procs[key].command
         procs[key].cpu = seen[1]
-        # A launcher script exec'ing its program (spark-class -> java) keeps its pid.
-        if "spark-class" in procs[key].command and procs[key].cpu > 1:
-            procs[key].command = _describe(pid)[0] or procs[key].command
 
 
 def report(procs: dict, busy: float, wall: float) -> None:

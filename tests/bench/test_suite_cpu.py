@@ -1,6 +1,7 @@
 """bench/suite_cpu.py, as docs/BENCHMARKS.md runs it (`python3 bench/suite_cpu.py -- CMD`): it
-finds the CPU a command's child spent, names the test the child was started for, and passes the
-command's exit code on."""
+finds the CPU a command's child spent, names the test the child was started for and the program
+it runs (also when it was first seen as the shell that exec'd it), and passes the command's exit
+code on."""
 
 from __future__ import annotations
 
@@ -10,13 +11,17 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-# About a second of CPU in a child of the command, then exit code 3.
-BURN = "import time\nt = time.process_time()\nwhile time.process_time() - t < 1.2: pass\n"
+# About a second of CPU, then exit code 3.
+BURN = (
+    "import time\nt = time.process_time()\nwhile time.process_time() - t < 1.2: pass\n"
+    "raise SystemExit(3)\n"
+)
 
 
 def test_a_childs_cpu_is_found_and_named_by_its_test(tmp_path: Path) -> None:
     out = tmp_path / "cpu.json"
-    script = f"{sys.executable} -c '{BURN}' marker-burn; exit 3"
+    # The shell is sampled first (0.3 s before it execs python, at 0.1 s intervals).
+    script = f"sleep 0.3; exec {sys.executable} -c '{BURN}' marker-burn"
     result = subprocess.run(
         [sys.executable, "bench/suite_cpu.py", "--interval", "0.1", "--json", str(out), "--",
          "bash", "-c", script],

@@ -5,7 +5,9 @@
 (The standard library only: it runs before `make install` has made the venv.)
 
 Runs the command and samples /proc every INTERVAL seconds meanwhile: each process's own CPU
-(user + system) and its command line as last seen, and the test it was started for
+(user + system) as last seen, its command line as first seen (again after it execs another
+program, as a shell's child or spark-class does; a program renaming itself, as pytest-xdist's
+workers and Airflow's servers do, keeps its name), and the test it was started for
 (pytest exports PYTEST_CURRENT_TEST, which every subprocess of a test inherits). Then prints the
 CPU seconds of every process started after the command, by kind (the Spark Thrift Server, the
 `adtech` commands, `airflow dags test`, PostgreSQL...) and by test file, beside the machine's
@@ -57,6 +59,7 @@ class Process:
     command: str
     test: str
     cpu: float = 0.0
+    program: str = ""
 
 
 def kind(command: str) -> str:
@@ -87,6 +90,13 @@ def _command(pid: str) -> str:
     return command.replace(b"\0", b" ").decode(errors="replace").strip()
 
 
+def _program(pid: str) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return ""
+
+
 def _test(pid: str) -> str:
     """The pytest test the process was started for."""
     try:
@@ -107,11 +117,11 @@ def sample(procs: dict[tuple[str, str], Process], before: set[tuple[str, str]]) 
             continue
         key = (pid, seen[0])
         if key not in procs:
-            procs[key] = Process(_command(pid), _test(pid))
-        else:
-            # A process that has exec'd its program since (a shell's fork, spark-class -> java)
-            # keeps its pid; a zombie's command line reads empty.
+            procs[key] = Process(_command(pid), _test(pid), program=_program(pid))
+        elif (program := _program(pid)) and program != procs[key].program:
+            # It has exec'd another program since (a shell's child, spark-class -> java).
             procs[key].command = _command(pid) or procs[key].command
+            procs[key].program = program
         procs[key].cpu = seen[1]
 
 

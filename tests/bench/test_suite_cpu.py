@@ -47,3 +47,21 @@ def test_no_command_is_a_clear_error() -> None:
     assert result.returncode != 0
     assert "give a command after --" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_program_that_renames_itself_keeps_its_name(tmp_path: Path) -> None:
+    """As pytest-xdist's workers and Airflow's servers do (setproctitle), once sampled."""
+    out = tmp_path / "cpu.json"
+    rename = (
+        "import time, setproctitle\ntime.sleep(0.5)\nsetproctitle.setproctitle('re' + 'titled')\n"
+        "time.sleep(0.5)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "bench/suite_cpu.py", "--interval", "0.05", "--json", str(out), "--",
+         sys.executable, "-c", rename, "marker-rename"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    commands = [p["command"] for p in json.loads(out.read_text())]
+    assert any("marker-rename" in c for c in commands), commands
+    assert not any("retitled" in c for c in commands), commands

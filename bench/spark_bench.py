@@ -299,18 +299,20 @@ def main() -> None:
         for name, checkout in checkouts.items():
             label = f"-{name}" if name else ""
             own = {**base, "DBT_TARGET_PATH": str(root / f"target{label}")}
-            contenders[f"default{label}"] = ("default", checkout, {
-                **own,
-                "DATABASE_URL": create_database(st.env["DATABASE_URL"], f"bench_pg{label}"),
-            })  # fmt: skip
-            contenders[f"spark{label}"] = ("spark", checkout, {
-                **own,
-                **(spark.env if spark else {}),
-                "DATABASE_URL": create_database(st.env["DATABASE_URL"], f"bench_spark{label}"),
-                "ADTECH_SPARK_RAW_ROOT": raw.as_uri(),  # + ADTECH_S3_PREFIX (raw/)
-                "ADTECH_SPARK_EXPORT_ROOT": (root / f"spark-exports{label}").as_uri() + "/",
-            })  # fmt: skip
-        contenders = {k: v for k, v in contenders.items() if v[0] in targets}
+            if "default" in targets:
+                contenders[f"default{label}"] = ("default", checkout, {
+                    **own,
+                    "DATABASE_URL": create_database(st.env["DATABASE_URL"], f"bench_pg{label}"),
+                })  # fmt: skip
+            if "spark" in targets:
+                contenders[f"spark{label}"] = ("spark", checkout, {
+                    **own,
+                    **(spark.env if spark else {}),
+                    "DATABASE_URL": create_database(
+                        st.env["DATABASE_URL"], f"bench_spark{label}"),
+                    "ADTECH_SPARK_RAW_ROOT": raw.as_uri(),  # + ADTECH_S3_PREFIX (raw/)
+                    "ADTECH_SPARK_EXPORT_ROOT": (root / f"spark-exports{label}").as_uri() + "/",
+                })  # fmt: skip
         servers = {"postgres": (postmaster_pid(st), True)}
         watch: dict[str, int] = {}  # the JVMs whose peak resident memory is reported
         if spark:

@@ -27,9 +27,10 @@
     overwrite, which replaces only the partitions the new batch has rows for: a retried build
     whose batch came out empty would leave its earlier rows in place. So the build's own
     partition is dropped first, explicitly. The guard reads Spark's ops.published_days (made by
-    macros/spark_bootstrap.sql): it refuses when the publication step mirrors its rows there.
-    Where it does not, PostgreSQL's landing step is what refuses to overwrite a served version.
-    Hooks run one statement each on Spark, so the guard runs here, as the hook is rendered. -#}
+    macros/spark_bootstrap.sql), which the pipeline overwrites with PostgreSQL's before every
+    build (pipeline/spark/serving.py mirror_publications); PostgreSQL's landing step refuses to
+    overwrite a served version too. Hooks run one statement each on Spark, so the guard runs
+    here, as the hook is rendered. -#}
 {% macro spark__clear_build() -%}
     {%- if is_incremental() -%}
         {%- if execute -%}

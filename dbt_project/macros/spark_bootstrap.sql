@@ -8,7 +8,8 @@
       header). Partitioned by date, so a load replaces one day.
     - ops.load_manifest, ops.rejected_rows: one row per file / per rejected line, partitioned by
       (date, source). etag is null (Spark does not expose it).
-    - ops.published_days: read by the marts' clear_build guard and recommendation_changes.
+    - ops.published_days: PostgreSQL's, copied before every build of the pipeline (the served
+      versions that the evaluation marts, recommendation_changes and clear_build's guard read).
     Partition columns come last in a Spark table; the models select columns by name.
     Spark has no roles or grants here: the API reads PostgreSQL only. -#}
 {% macro spark_bootstrap() -%}

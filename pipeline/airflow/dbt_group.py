@@ -109,8 +109,9 @@ class LockedBuildProducer(DbtProducerWatcherOperator):
     """Cosmos's producer (one `dbt build`, each node's result pushed for its watcher), holding the
     build lock for the build and for FiltrarDatos' export: the intermediate tables hold only the
     latest build's days, and a build started after this one would replace them
-    (pipeline.flow.sequence.build does the same for `adtech run`). Before the build, in the same
-    project copy, the run's sources are checked (run_dbt_runner). Each day's run records each
+    (pipeline.flow.sequence.build does the same for `adtech run`). Before the build, under the
+    lock, what the build reads of PostgreSQL is handed to the target (sequence.before_build), and
+    in the same project copy the run's sources are checked (run_dbt_runner). Each day's run records each
     step's nodes (ops.pipeline_runs), as `adtech run` does."""
 
     _dbt_result: Any = None
@@ -175,6 +176,7 @@ class LockedBuildProducer(DbtProducerWatcherOperator):
         exported: dict = {}
         try:
             with one_build_at_a_time():
+                sequence.before_build()
                 # The sources are checked first, inside (run_dbt_runner).
                 super().execute(context, **kwargs)
                 exported = sequence.export_intermediates(runs)

@@ -180,11 +180,22 @@ def build(
         run,
         selector=NIGHTLY_SELECTOR,
         manifest=manifest,
+        before=before_build,
         then=lambda: exported.append(
             measured("export FiltrarDatos", lambda: export_intermediates(build_days(run)))
         ),
     )
     return nodes, next((record for record in exported if record[2]), None)
+
+
+def before_build() -> None:
+    """What a build reads that only PostgreSQL holds, handed to the target's engine under the
+    build lock: on Spark, the served versions (pipeline/spark/serving.py mirror_publications).
+    build() and the DAGs' Cosmos producer run it before dbt starts."""
+    if get_settings().dbt_target == "spark":
+        from pipeline.spark.serving import mirror_publications
+
+        mirror_publications()
 
 
 def check_sources(run: RunContext | Sequence[RunContext]) -> list[dict]:

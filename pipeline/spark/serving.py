@@ -105,6 +105,10 @@ def _quote_literal(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def _literal(value: str | None, kind: str = "") -> str:
+    return "null" if value is None else f"{kind}{_quote_literal(value)}"
+
+
 def write_statement(uri: str, select: str) -> str:
     options = ", ".join(f"{k} {_quote_literal(v)}" for k, v in CSV_OPTIONS.items())
     return (
@@ -303,6 +307,38 @@ def land(run: RunContext, written: list[Written], serving: dict[str, list[str]])
                 )
             landed[table] = rows
     return landed
+
+
+def mirror_publications() -> int:
+    """PostgreSQL's ops.published_days copied over Spark's, in one statement, before a build on
+    Spark (under the build lock): what the build reads of the served versions is PostgreSQL's,
+    where publish switches them. The evaluation marts measure the day before's served lists,
+    and clear_build refuses to rebuild a served version; without the copy, a night's build on
+    Spark found no list of the day before (the evaluation came out empty) and no served version
+    to refuse. Returns the number of days copied."""
+    url = get_settings().database_url
+    with contextlib.closing(psycopg2.connect(url)) as conn, conn.cursor() as cur:
+        cur.execute("select to_regclass('ops.published_days') is not null")
+        rows: list[tuple] = []
+        if cur.fetchone()[0]:
+            cur.execute(
+                "select date::text, run_id, to_char(published_at at time zone 'UTC',"
+                " 'YYYY-MM-DD HH24:MI:SS.US'), version from ops.published_days order by date"
+            )
+            rows = cur.fetchall()
+    values = ", ".join(
+        f"(date'{day}', {_literal(run_id)}, {_literal(published_at, 'timestamp')},"
+        f" {'null' if version is None else int(version)})"
+        for day, run_id, published_at, version in rows
+    )
+    with spark_cursor() as cur:
+        spark_sql(
+            cur,
+            f"insert overwrite table ops.published_days values {values}"
+            if rows
+            else "truncate table ops.published_days",
+        )
+    return len(rows)
 
 
 def export_and_land(run: RunContext) -> dict:

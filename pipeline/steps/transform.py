@@ -212,16 +212,20 @@ def dbt_build(
     selector: str,
     *,
     manifest: Manifest | None = None,
+    before: Callable[[], object] | None = None,
     then: Callable[[], object] | None = None,
 ) -> list[dict]:
     """Build and test a selector of selectors.yml (the night's: `nightly`) for the run in one dbt
     invocation (dbt's start-up is paid once; not at all with a `manifest` from parse_project);
     return one summary dict per node, with the tags and parents that tell which step it belongs
     to. `run` may be a backfill's consecutive days (one version): every day in the same
-    statements. `then` runs after a successful build, before the next build may start (it reads
-    what only this build's working tables hold)."""
+    statements. `before` runs once this build holds the lock, before dbt starts; `then` after a
+    successful build, before the next build may start (it reads what only this build's working
+    tables hold)."""
     days = build_days(run)
     with environment(dbt_env(days)), one_build_at_a_time():
+        if before is not None:
+            before()
         result = _invoke("build", "--selector", selector, *NIGHTLY_FLAGS, manifest=manifest)
         if result.success and then is not None:
             then()

@@ -29,10 +29,13 @@ $(VENV)/.installed: requirements/dev.txt pyproject.toml
 demo: install
 	$(BIN)/python -m pipeline.cli.demo
 
-test: install
+test:
 	# System packages the suite needs (podman for the container test, Chromium for the browser
-	# tests): installed as root.
-	bash devstack/system-deps.sh
+	# tests), installed as root while the Python environment installs beside them (on a new
+	# machine each takes about half a minute, mostly waiting on the network).
+	bash devstack/system-deps.sh & deps=$$!; \
+	$(MAKE) --no-print-directory install; installed=$$?; \
+	wait $$deps && exit $$installed
 	$(BIN)/ruff check .
 	# Three workers on the two cores (the Airflow tests spend much of their time waiting on
 	# Airflow); tests/conftest.py's scheduler groups the tests (a folder with heavy shared state

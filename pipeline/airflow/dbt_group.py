@@ -110,9 +110,9 @@ class LockedBuildProducer(DbtProducerWatcherOperator):
     build lock for the build and for FiltrarDatos' export: the intermediate tables hold only the
     latest build's days, and a build started after this one would replace them
     (pipeline.flow.sequence.build does the same for `adtech run`). Before the build, under the
-    lock, what the build reads of PostgreSQL is handed to the target (sequence.before_build), and
-    in the same project copy the run's sources are checked (run_dbt_runner). Each day's run records each
-    step's nodes (ops.pipeline_runs), as `adtech run` does."""
+    lock, what the build reads of PostgreSQL is handed to the target (sequence.before_build),
+    and in the same project copy the run's sources are checked (run_dbt_runner). Each day's run
+    records each step's nodes (ops.pipeline_runs), as `adtech run` does."""
 
     _dbt_result: Any = None
     _runs: tuple = ()

@@ -235,18 +235,20 @@ def create_database(admin_url: str, name: str) -> str:
     return admin_url.rsplit("/", 1)[0] + "/" + name
 
 
-def report(label: str, target: str, m: Measure, events: int) -> None:
+def report(row: str, contender: str, target: str, m: Measure, events: int) -> None:
+    """One line of figures for `contender` (a target, or a target from another checkout with
+    --compare) and, on Spark, its JVMs' peak memory and spills."""
     cpu = ", ".join(f"{k} {v:.1f}" for k, v in m.cpu.items())
     print(
-        f"  {label} {target:<7}: wall {m.wall:7.2f} s, CPU {m.cpu_total:7.2f} s ({cpu}); "
+        f"  {row} {contender:<7}: wall {m.wall:7.2f} s, CPU {m.cpu_total:7.2f} s ({cpu}); "
         f"{m.wall / events * 1e6:.2f} us wall and {m.cpu_total / events * 1e6:.2f} us CPU per "
         f"event; load {m.load:.1f}",
         flush=True,
     )
-    if target.startswith("spark") and m.peak_rss:
+    if target == "spark" and m.peak_rss:
         rss = ", ".join(f"{k} {v:,}" for k, v in m.peak_rss.items())
         print(f"    peak RSS MB: {rss}", flush=True)
-    if target.startswith("spark") and m.spilled is not None:
+    if target == "spark" and m.spilled is not None:
         print(f"    spilled: {m.spilled[0] / MB:,.0f} MB (their size in memory), "
               f"{m.spilled[1] / MB:,.0f} MB written to disk", flush=True)  # fmt: skip
 
@@ -340,7 +342,7 @@ def main() -> None:
         for label, (target, checkout, env) in contenders.items():
             m = measure([*ADTECH, "run", "--date", warm.isoformat(), "--target", target],
                         env, servers, watch, spark, checkout)  # fmt: skip
-            report("warm-up (20k, creates the marts)", label, m, 40_000)
+            report("warm-up (20k, creates the marts)", label, target, m, 40_000)
 
         start = FIRST_DAY
         results: dict[tuple[int, str], list[Measure]] = {}
@@ -356,12 +358,12 @@ def main() -> None:
                     m = measure([*ADTECH, "run", "--date", day.isoformat(), "--target", target],
                                 env, servers, watch, spark, checkout)  # fmt: skip
                     results.setdefault((size, label), []).append(m)
-                    report(str(day), label, m, 2 * size)
+                    report(str(day), label, target, m, 2 * size)
             start += timedelta(days=len(days))
         print("\nbest night per size and target:", flush=True)
         for (size, label), runs in results.items():
             best = min(runs, key=lambda m: m.wall)
-            report(f"{size:>10,}", label, best, 2 * size)
+            report(f"{size:>10,}", label, contenders[label][0], best, 2 * size)
         if spark and spark.ui_port:
             print("\nSpark's executors over the whole application (REST API):", flush=True)
             print("\n".join(executor_memory(spark)), flush=True)

@@ -146,6 +146,7 @@ def backfill_dag(env: dict[str, str], home: Path) -> dict:
     url = env["DATABASE_URL"]
     published = "select date, version from ops.published_days where date between %s and %s"
     before = query(url, published, (D3, D4))
+    served = query(url, "select date, version from ops.published_days")
     dag_env = airflow_env(home=home, base=env)
     migrate(dag_env)
     conf = json.dumps({"start": D4.isoformat(), "end": D4.isoformat()})
@@ -157,6 +158,7 @@ def backfill_dag(env: dict[str, str], home: Path) -> dict:
         "code": result.returncode,
         "output": result.stdout + result.stderr,
         "before": dict(before),
+        "served_before": dict(served),
         "after": dict(query(url, published, (D3, D4))),
         "latest": answers(url, D4),
     }
@@ -286,6 +288,13 @@ def both(spark_stack, spark_cluster, spark_server, stack, admin_url, s3, tmp_pat
             spark_walk = pool.submit(walk, spark_env, killer)
             outcomes = {"default": pg_walk.result(), "spark": spark_walk.result()}
         outcomes["spark"]["dag"] = backfill_dag(spark_env, root / "airflow")
+        # What the DAG's build read of the served versions: Spark's copy, made before it built.
+        outcomes["spark"]["dag"]["spark_published"] = {
+            dt.date.fromisoformat(str(day)): version
+            for day, version in spark_rows(
+                spark_server, "select date, version from ops.published_days"
+            )
+        }
         yield {
             "default": pg_url,
             "spark": spark_url,
@@ -329,6 +338,9 @@ def test_the_backfill_dag_on_spark_serves_what_postgresql_serves(both):
     assert set(dag["after"]) == set(dag["before"]) == {D3, D4}
     assert dag["after"][D4] > dag["before"][D4], dag
     assert dag["after"][D3] == dag["before"][D3], dag
+    # Its build read PostgreSQL's publications, copied into Spark's ops.published_days first:
+    # D4's evaluation measures D3's served lists, as PostgreSQL's night does.
+    assert dag["spark_published"] == dag["served_before"] != {}, dag
     assert dag["latest"] == both["outcomes"]["default"]["latest"]
 
 

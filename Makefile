@@ -32,7 +32,7 @@ demo: install
 test:
 	# System packages the suite needs (podman for the container test, Chromium for the browser
 	# tests), installed as root while the Python environment installs beside them (on a new
-	# machine each takes about half a minute, mostly waiting on the network).
+	# machine each takes 20-40 s: side by side, the suite starts about half a minute sooner).
 	bash devstack/system-deps.sh & deps=$$!; \
 	$(MAKE) --no-print-directory install; installed=$$?; \
 	wait $$deps && exit $$installed

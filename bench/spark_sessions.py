@@ -17,21 +17,14 @@ The stack is the one ADTECH_STACK_DIR (default .stack) names; nothing is started
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
+from bench.spark_bench import proc_cpu
 from devstack.spark import HOST
 from devstack.spark_stack import running
 from devstack.stack import default_dir
-
-
-def driver_cpu(pid: int) -> float:
-    """The process's user + system CPU seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def ways(port: int, n: int) -> dict[str, Callable[[], None]]:
@@ -88,9 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         order = names[round_ % len(names) :] + names[: round_ % len(names)]
         figures = {}
         for name in order:
-            cpu, wall = driver_cpu(pid), time.perf_counter()
+            cpu, wall = proc_cpu(pid), time.perf_counter()
             contenders[name]()
-            figures[name] = (driver_cpu(pid) - cpu, time.perf_counter() - wall)
+            figures[name] = (proc_cpu(pid) - cpu, time.perf_counter() - wall)
         print(
             f"round {round_ + 1}: "
             + ", ".join(f"{name} {cpu:.2f} ({wall:.2f})" for name, (cpu, wall) in figures.items())

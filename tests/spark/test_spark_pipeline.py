@@ -145,8 +145,7 @@ def backfill_dag(env: dict[str, str], home: Path) -> dict:
     after it, and the API's answers about D4 after it."""
     url = env["DATABASE_URL"]
     published = "select date, version from ops.published_days where date between %s and %s"
-    before = query(url, published, (D3, D4))
-    served = query(url, "select date, version from ops.published_days")
+    served = dict(query(url, "select date, version from ops.published_days"))
     dag_env = airflow_env(home=home, base=env)
     migrate(dag_env)
     conf = json.dumps({"start": D4.isoformat(), "end": D4.isoformat()})
@@ -157,8 +156,8 @@ def backfill_dag(env: dict[str, str], home: Path) -> dict:
     return {
         "code": result.returncode,
         "output": result.stdout + result.stderr,
-        "before": dict(before),
-        "served_before": dict(served),
+        "before": {day: served[day] for day in (D3, D4) if day in served},
+        "served_before": served,
         "after": dict(query(url, published, (D3, D4))),
         "latest": answers(url, D4),
     }

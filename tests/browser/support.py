@@ -15,6 +15,9 @@ import httpx
 import psycopg2
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, WebDriverException
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import WebDriverWait
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("ADTECH_CHROMIUM", "/usr/bin/chromium")
@@ -113,3 +116,24 @@ def wait_until_served(
             pass
         time.sleep(interval)
     pytest.fail(f"{name} served nothing at {url} within {timeout:.0f} s")
+
+
+def wait_for_page_with(
+    driver: webdriver.Chrome, by: str, selector: str, timeout: float = 10
+) -> WebElement:
+    """The first element matching `selector` on the page that a click has just started to load.
+
+    A lookup that runs while that navigation is under way fails with chromedriver's "aborted
+    by navigation"; it is asked again, like a lookup that finds nothing yet."""
+
+    def found(d: webdriver.Chrome) -> WebElement | bool:
+        try:
+            return d.find_element(by, selector)
+        except NoSuchElementException:
+            return False
+        except WebDriverException as error:
+            if "aborted by navigation" in (error.msg or ""):
+                return False
+            raise
+
+    return WebDriverWait(driver, timeout).until(found)

@@ -10,15 +10,13 @@ import httpx
 import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as ec
-from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.browser.overview_checks import (
     assert_charts_cover,
     assert_numbers_equal_stats,
     chart_marks,
 )
-from tests.browser.support import Site, foreign_requests, screenshot
+from tests.browser.support import Site, foreign_requests, screenshot, wait_for_page_with
 
 
 def test_page_shows_the_latest_day_as_stats_does(
@@ -65,9 +63,7 @@ def _lookup(browser: webdriver.Chrome, base: str, advertiser: str) -> None:
     field.clear()
     field.send_keys(advertiser)
     browser.find_element(By.CSS_SELECTOR, "#lookup-form button[type=submit]").click()
-    WebDriverWait(browser, 10).until(
-        ec.presence_of_element_located((By.CSS_SELECTOR, "#lookup-result, #lookup-error"))
-    )
+    wait_for_page_with(browser, By.CSS_SELECTOR, "#lookup-result, #lookup-error")
 
 
 def test_lookup_form_shows_an_advertisers_two_lists_and_history(
@@ -113,7 +109,7 @@ def test_most_changed_links_open_the_lookup(site: Site, browser: webdriver.Chrom
     link = browser.find_element(By.CSS_SELECTOR, "#most-changed tbody tr td a")
     advertiser = link.text
     link.click()
-    WebDriverWait(browser, 10).until(ec.presence_of_element_located((By.ID, "lookup-result")))
+    wait_for_page_with(browser, By.ID, "lookup-result")
     assert browser.find_element(By.ID, "lookup-result").get_attribute("data-advertiser") == (
         advertiser
     )

@@ -79,3 +79,18 @@ def stop_group(process: subprocess.Popen, timeout: float = 60) -> None:
         process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
+
+
+def why_it_failed(output: str, context: int = 25, limit: int = 12_000) -> str:
+    """What a failed `airflow dags test` (or any long log) printed about its failure: each error
+    line or traceback with the lines after it, then the log's end. The end alone of a DAG run's
+    log shows the tasks that ran last, rarely the one that failed."""
+    lines = output.splitlines()
+    marks = ("Traceback", "ERROR", "[error", "state=failed", "new_state=failed")
+    shown: list[str] = []
+    last = -1
+    for i, line in enumerate(lines):
+        if any(mark in line for mark in marks) and i > last:
+            last = min(len(lines), i + context)
+            shown += ["...", *lines[i:last]]
+    return ("\n".join(shown)[:limit] + "\n... the end:\n" + output[-2000:]).strip()

@@ -52,7 +52,7 @@ from api.main import create_app
 from devstack.spark_cluster import SparkCluster, jobs
 from pipeline.airflow.env import airflow_env, migrate
 from tests.api.conftest import settings_for
-from tests.cli import ROOT, adtech
+from tests.cli import ROOT, adtech, why_it_failed
 from tests.databases import new_database, spark_rows
 
 D1, D2, D3, D4 = (dt.date(2023, 3, d) for d in (1, 2, 3, 4))
@@ -333,7 +333,7 @@ def test_the_backfill_dag_on_spark_serves_what_postgresql_serves(both):
     through Cosmos, export, landing and publication of a new version of D4 (D3, outside the
     range, untouched), whose answers are PostgreSQL's."""
     dag = both["outcomes"]["spark"]["dag"]
-    assert dag["code"] == 0, dag["output"][-5000:]
+    assert dag["code"] == 0, why_it_failed(dag["output"])
     assert set(dag["after"]) == set(dag["before"]) == {D3, D4}
     assert dag["after"][D4] > dag["before"][D4], dag
     assert dag["after"][D3] == dag["before"][D3], dag

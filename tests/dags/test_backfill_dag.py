@@ -17,6 +17,7 @@ import subprocess
 import psycopg2
 import pytest
 
+from tests.cli import why_it_failed
 from tests.dags.dag_data import (
     SERVED,
     generate,
@@ -98,7 +99,7 @@ def good_range(env):
     nights = {day: query(env, SERVED, day) for day in GOOD}
     versions = dict(query(env, "select date::text, version from ops.published_days"))
     result = backfill(env, {"start": GOOD[0], "end": GOOD[-1]})
-    assert result.returncode == 0, _output(result)[-5000:]
+    assert result.returncode == 0, why_it_failed(_output(result))
     return nights, versions, latest_run(env)
 
 

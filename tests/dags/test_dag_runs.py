@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.airflow.env import dags_test, task_instances
+from tests.cli import why_it_failed
 from tests.dags.dag_data import (
     SERVED,
     generate,
@@ -64,7 +65,8 @@ def two_days(env):
     next_day = (dt.date.fromisoformat(D2) + dt.timedelta(days=1)).isoformat()
     results[D2] = _run_without_param(env, next_day)
     for day, result in results.items():
-        assert result.returncode == 0, f"{day}:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, f"{day}:\n{why_it_failed(output)}"
     return results
 
 

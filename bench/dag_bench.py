@@ -372,15 +372,12 @@ with DAG(
 """
 
 
-def noop_range_dags(root: Path) -> Path:
+def noop_range_dags(root: Path, env: dict) -> Path:
     """A dags folder with the backfill DAG's twin: the same id, tasks, trigger rules and
     dependencies, every task doing nothing. Its run under `airflow dags test` is what Airflow
     itself costs for a run of that shape (start-up, DAG parse and serialisation, the in-process
     execution API, each task's state changes): the floor's other half."""
-    from dags.adtech_backfill import dag
-
-    tasks = {t.task_id: getattr(t.trigger_rule, "value", t.trigger_rule) for t in dag.tasks}
-    edges = sorted((u, t.task_id) for t in dag.tasks for u in t.upstream_task_ids)
+    tasks, edges = dag_shape(REPO_ROOT, "adtech_backfill", env)
     folder = root / "noop_dags"
     folder.mkdir(exist_ok=True)
     (folder / "noop_backfill.py").write_text(
@@ -391,33 +388,38 @@ def noop_range_dags(root: Path) -> Path:
 
 RANGE_PARAMS = '{"start": Param(type="string"), "end": Param(type="string")}'
 NIGHT_PARAMS = '{"run_date": Param(None, type=["null", "string"])}'
-# The nightly DAG's tasks and edges, printed by a process importing it from a checkout.
+# A DAG's tasks and edges, printed by a process importing it from a checkout.
 SHAPE_PROBE = """
-import json
-from dags.adtech_recommendations import dag
+import importlib, json, sys
+dag = importlib.import_module("dags." + sys.argv[1]).dag
 tasks = {t.task_id: getattr(t.trigger_rule, "value", t.trigger_rule) for t in dag.tasks}
 edges = sorted((u, t.task_id) for t in dag.tasks for u in t.upstream_task_ids)
 print("RESULT " + json.dumps([tasks, edges]))
 """
 
 
+def dag_shape(checkout: Path, module: str, env: dict) -> tuple[dict, list[tuple]]:
+    """The task ids (with trigger rules) and edges of dags/<module>.py in `checkout`, rendered
+    in a child process with Airflow's settings of `env` (Cosmos's cache folder among them)."""
+    probe_env = {**env, "PYTHONPATH": os.pathsep.join([str(checkout), env.get("PYTHONPATH", "")])}
+    stdout = subprocess.run(
+        [sys.executable, "-c", SHAPE_PROBE, module], cwd=checkout, env=probe_env, check=True,
+        capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    tasks, edges = json.loads(next(x for x in stdout.splitlines() if x.startswith("RESULT "))[7:])
+    return tasks, [tuple(edge) for edge in edges]
+
+
 def noop_night_dags(variant: Path, root: Path, env: dict) -> Path:
     """The nightly DAG's twin for a variant's dags folder (its checkout's code): the same task
     ids, trigger rules and edges, every task doing nothing; run with `airflow dags test`, it is
     what Airflow itself costs for a day of that shape (its task instances included)."""
-    checkout = variant.parent
-    probe_env = {**env, "PYTHONPATH": os.pathsep.join([str(checkout), env.get("PYTHONPATH", "")])}
-    stdout = subprocess.run(
-        [sys.executable, "-c", SHAPE_PROBE], cwd=checkout, env=probe_env, check=True,
-        capture_output=True, text=True,
-    ).stdout  # fmt: skip
-    tasks, edges = json.loads(next(x for x in stdout.splitlines() if x.startswith("RESULT "))[7:])
+    tasks, edges = dag_shape(variant.parent, "adtech_recommendations", env)
     folder = root / f"noop_{variant.parent.name}_{len(tasks)}"
     folder.mkdir(exist_ok=True)
     (folder / "noop_night.py").write_text(
-        NOOP_DAG.format(tasks=tasks, edges=[tuple(e) for e in edges], dag_id=DAG_ID,
-                        params=NIGHT_PARAMS)
-    )  # fmt: skip
+        NOOP_DAG.format(tasks=tasks, edges=edges, dag_id=DAG_ID, params=NIGHT_PARAMS)
+    )
     return folder
 
 
@@ -552,7 +554,7 @@ def range_backfill(
     days = [dt.date(2025, 9, 1) + dt.timedelta(days=i) for i in range(4 * sum(sizes))]
     pending = iter(days)
     walls: dict[str, list[float]] = {name: [] for name in contenders}
-    noop = variant_env(env, "noop", noop_range_dags(root), root)
+    noop = variant_env(env, "noop", noop_range_dags(root, env), root)
     with contextlib.ExitStack() as stack:
         if scheduler:  # its own metadata database: `dags test` runs must not reach it
             flow = variant_env(env, "scheduled", REPO_ROOT / "dags", root)

@@ -63,7 +63,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
@@ -72,7 +71,7 @@ from pathlib import Path
 import psycopg2
 
 from bench.night_bench import Measure, generate, measure
-from devstack import stack
+from bench.private_stack import private_stack
 from pipeline.airflow.env import DAG_ID, airflow_env, dags_test, migrate, task_instances
 from pipeline.settings import REPO_ROOT
 
@@ -628,27 +627,18 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    root = Path(tempfile.mkdtemp(prefix="adtech-dag-bench-"))
-    root.chmod(0o755)
-    for key in ("DATABASE_URL", "AWS_ENDPOINT_URL_S3"):
-        os.environ.pop(key, None)
-    st = stack.up(root)
-    os.environ.update(st.env)
-    try:
+    with private_stack("dag-bench") as private:
+        root = private.root
         env = airflow_env(home=root / "airflow")
         env["ADTECH_TASK_RETRIES"] = "0"
-        # dbt's partial-parse state in a target folder of the bench's own, as a server's target/
-        # would be, apart from the shared working tree's.
-        env["DBT_TARGET_PATH"] = str(root / "target")
-        env["DBT_LOG_PATH"] = str(root / "dbt-logs")
+        # dbt's partial-parse state in the bench's own target folder (private_stack's).
+        env["DBT_TARGET_PATH"] = private.env["DBT_TARGET_PATH"]
+        env["DBT_LOG_PATH"] = private.env["DBT_LOG_PATH"]
         if args.compare:
             variants = dict(item.split("=", 1) for item in args.compare.split(","))
-            print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()}", flush=True)
             folders = {k: Path(v) for k, v in variants.items()}
             compare(env, root, folders, args.nights, args.events, args.noop, args.scheduler)
             return
-        if args.backfill or args.range:
-            print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()}", flush=True)
         if args.backfill:
             backfill(env, root, args.backfill, args.events, Path(args.backfill_dags))
             return
@@ -708,8 +698,6 @@ def main() -> None:
             f"adtech run (no scheduler, baseline): wall {direct:6.1f} s;"
             f" dags test / run = {wall / direct:.2f}x"
         )
-    finally:
-        stack.down(root)
 
 
 if __name__ == "__main__":

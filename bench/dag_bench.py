@@ -629,11 +629,9 @@ def main() -> None:
 
     with private_stack("dag-bench") as private:
         root = private.root
-        env = airflow_env(home=root / "airflow")
+        # On private_stack's settings: dbt's partial-parse state in the bench's own target folder.
+        env = airflow_env(home=root / "airflow", base=private.env)
         env["ADTECH_TASK_RETRIES"] = "0"
-        # dbt's partial-parse state in the bench's own target folder (private_stack's).
-        env["DBT_TARGET_PATH"] = private.env["DBT_TARGET_PATH"]
-        env["DBT_LOG_PATH"] = private.env["DBT_LOG_PATH"]
         if args.compare:
             variants = dict(item.split("=", 1) for item in args.compare.split(","))
             folders = {k: Path(v) for k, v in variants.items()}

@@ -139,7 +139,11 @@ class SparkCluster:
             "spark.executor.cores": "1",
             "spark.executor.memory": self.executor_memory,
             "spark.cores.max": str(len(self.workers)),
-            **({"spark.executor.extraJavaOptions": jvm} if (jvm := java_options()) else {}),
+            # The executors' temporary files (lz4's native library among them) in the cluster's
+            # folder: an executor killed with its worker leaves them there, not in /tmp.
+            "spark.executor.extraJavaOptions": (
+                f"{java_options()} -Djava.io.tmpdir={self.state_dir / 'tmp'}".strip()
+            ),
         }
 
     def alive_workers(self) -> list[dict]:
@@ -204,7 +208,7 @@ def start_cluster(
     """Start a master and `workers` workers (1 core each) whose logs and work folders live under
     `state_dir`/cluster, and return once the master counts every worker alive."""
     root = Path(state_dir).resolve() / "cluster"
-    root.mkdir(parents=True, exist_ok=True)
+    (root / "tmp").mkdir(parents=True, exist_ok=True)
     spark_class = str(spark_home() / "bin" / "spark-class")
     master_port = master_port or free_port()
     master_ui_port = master_ui_port or free_port()

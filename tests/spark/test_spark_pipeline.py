@@ -438,6 +438,8 @@ def test_a_worker_lost_in_the_backfills_build_left_the_served_day_unchanged(
     lost = [e for e in executors(spark_server) if e["id"] != "driver" and not e["isActive"]]
     assert lost, "the driver never lost an executor"
     assert len(spark_cluster.alive_workers()) == 2
+    # The executors' temporary files are in the cluster's folder (the killed one's stay there).
+    assert list((spark_cluster.state_dir / "tmp").glob("liblz4-java-*.so"))
     for target in ("default", "spark"):
         outcome = both["outcomes"][target]
         before, after = about(outcome["before"], D1), about(outcome["after"], D1)
